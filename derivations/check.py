@@ -414,7 +414,8 @@ def limit_equal(
     if lim.has(sp.Limit):
         return CheckResult(name, False, f"FAILED: sympy could not evaluate the limit ({lim})", "limit",
                            time.perf_counter() - t0)
-    diff = simplifier(lim - sp.sympify(expected))
+    expected = sp.sympify(expected)
+    diff = sp.S.Zero if lim == expected else simplifier(lim - expected)
     if diff == 0:
         return CheckResult(name, True, f"ok: limit {var}->{point}{dir if point in (0, sp.S.Zero) else ''} "
                            f"is {sp.sstr(lim)[:120]}", "limit", time.perf_counter() - t0)
