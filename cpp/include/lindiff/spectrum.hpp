@@ -1,0 +1,107 @@
+// lindiff kernel: a population spectrum (distinct eigenvalues with multiplicities) and its
+// degrees-of-freedom sums df1(kappa) = sum_nu w_nu lambda_nu / (lambda_nu + kappa) and
+// df2(kappa) = sum_nu w_nu lambda_nu^2 / (lambda_nu + kappa)^2, real or complex kappa.
+#pragma once
+
+#include <algorithm>
+#include <span>
+
+#include "common.hpp"
+
+namespace lindiff {
+
+/// Non-owning view of a spectrum.  `weights` may be empty (all multiplicities 1).
+struct SpectrumView {
+    std::span<const double> eigenvalues;
+    std::span<const double> weights;  // empty or the same length as eigenvalues
+    double d = 0;                     // sum of weights (the dimension)
+    double trace = 0;                 // sum_nu w_nu lambda_nu
+    double lambda_min = 0;
+    double lambda_max = 0;
+
+    SpectrumView() = default;
+
+    /// Validate and summarise.  Throws std::invalid_argument naming the bad argument.
+    SpectrumView(std::span<const double> lam, std::span<const double> w = {})
+        : eigenvalues(lam), weights(w) {
+        require(!lam.empty(), "eigenvalues must not be empty");
+        require(w.empty() || w.size() == lam.size(),
+                "weights must have the same length as eigenvalues");
+        lambda_min = std::numeric_limits<double>::infinity();
+        lambda_max = 0;
+        for (std::size_t i = 0; i < lam.size(); ++i) {
+            const double l = lam[i];
+            require(std::isfinite(l) && l > 0, "eigenvalues must be finite and > 0 (got " +
+                                                   std::to_string(l) + " at index " +
+                                                   std::to_string(i) + ")");
+            const double wi = w.empty() ? 1.0 : w[i];
+            require(std::isfinite(wi) && wi > 0, "weights must be finite and > 0 (got " +
+                                                     std::to_string(wi) + " at index " +
+                                                     std::to_string(i) + ")");
+            d += wi;
+            trace += wi * l;
+            lambda_min = std::min(lambda_min, l);
+            lambda_max = std::max(lambda_max, l);
+        }
+    }
+
+    [[nodiscard]] std::size_t size() const noexcept { return eigenvalues.size(); }
+    [[nodiscard]] bool weighted() const noexcept { return !weights.empty(); }
+};
+
+/// The pair (df1, df2) at one point.
+template <class T>
+struct DfPair {
+    T df1;
+    T df2;
+};
+
+/// df1 and df2 at real kappa (kappa > -lambda_min), one pass, SIMD-friendly.
+inline DfPair<double> df12(const SpectrumView& s, double kappa) noexcept {
+    const double* lam = s.eigenvalues.data();
+    const std::size_t n = s.size();
+    double a1 = 0, a2 = 0;
+    if (s.weighted()) {
+        const double* w = s.weights.data();
+#pragma omp simd reduction(+ : a1, a2)
+        for (std::size_t i = 0; i < n; ++i) {
+            const double t = lam[i] / (lam[i] + kappa);
+            const double wt = w[i] * t;
+            a1 += wt;
+            a2 += wt * t;
+        }
+    } else {
+#pragma omp simd reduction(+ : a1, a2)
+        for (std::size_t i = 0; i < n; ++i) {
+            const double t = lam[i] / (lam[i] + kappa);
+            a1 += t;
+            a2 += t * t;
+        }
+    }
+    return {a1, a2};
+}
+
+/// df1 and df2 at complex kappa (kappa not in (-inf, -lambda_min]), written with real
+/// arithmetic so the loop vectorises.
+inline DfPair<cplx> df12(const SpectrumView& s, cplx kappa) noexcept {
+    const double* lam = s.eigenvalues.data();
+    const double* w = s.weighted() ? s.weights.data() : nullptr;
+    const std::size_t n = s.size();
+    const double kr = kappa.real(), ki = kappa.imag();
+    double r1 = 0, i1 = 0, r2 = 0, i2 = 0;
+#pragma omp simd reduction(+ : r1, i1, r2, i2)
+    for (std::size_t i = 0; i < n; ++i) {
+        const double x = lam[i] + kr;
+        const double inv = lam[i] / (x * x + ki * ki);
+        const double tr = x * inv;    // Re lam/(lam+kappa)
+        const double ti = -ki * inv;  // Im lam/(lam+kappa)
+        const double wi = w ? w[i] : 1.0;
+        r1 += wi * tr;
+        i1 += wi * ti;
+        r2 += wi * (tr * tr - ti * ti);
+        i2 += wi * (2.0 * tr * ti);
+    }
+    return {cplx(r1, i1), cplx(r2, i2)};
+}
+
+}  // namespace lindiff

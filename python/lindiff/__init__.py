@@ -1,0 +1,76 @@
+"""lindiff: a symbolic-numeric theory toolkit for memorization and generalization in
+(linear) diffusion models.
+
+The public API:
+
+- :class:`Spectrum`, :class:`Schedule`: the population spectrum and the noise schedule.
+- :func:`kappa`, :func:`kappa_prime`, :func:`kappa0`: the deterministic-equivalent fixed point.
+- :func:`solve_fixed_point`, :func:`find_root`: the kernel's generic solvers for Python callables.
+- :class:`ConvergenceWarning`, :class:`ConvergenceError`.
+- :func:`set_num_threads`, :func:`get_num_threads`, :func:`build_info`.
+
+Examples
+--------
+>>> import lindiff
+>>> res = lindiff.kappa(1e-3, lindiff.Spectrum.powerlaw(1000, k=1.0), N=600)
+>>> bool(res.all_converged)
+True
+"""
+
+from __future__ import annotations
+
+from . import _core
+from .errors import ConvergenceError, ConvergenceWarning
+from .kappa import KappaResult, kappa, kappa0, kappa_prime
+from .schedule import Schedule
+from .solvers import SolverResult, find_root, solve_fixed_point
+from .spectrum import Spectrum
+
+__version__: str = _core.__version__
+
+__all__ = [
+    "ConvergenceError",
+    "ConvergenceWarning",
+    "KappaResult",
+    "Schedule",
+    "SolverResult",
+    "Spectrum",
+    "__version__",
+    "build_info",
+    "find_root",
+    "get_num_threads",
+    "kappa",
+    "kappa0",
+    "kappa_prime",
+    "set_num_threads",
+    "solve_fixed_point",
+]
+
+
+def build_info() -> dict[str, object]:
+    """How the kernel was built: version, compiler, flags, OpenMP, thread count.
+
+    Examples
+    --------
+    >>> import lindiff
+    >>> sorted(lindiff.build_info())
+    ['build', 'num_threads', 'openmp', 'version']
+    """
+    return {
+        "version": _core.__version__,
+        "build": _core.build_info,
+        "openmp": bool(_core.have_openmp),
+        "num_threads": _core.get_num_threads(),
+    }
+
+
+def get_num_threads() -> int:
+    """Number of OpenMP threads the kernel's parallel loops use."""
+    return int(_core.get_num_threads())
+
+
+def set_num_threads(n: int) -> None:
+    """Set the number of OpenMP threads for the kernel's parallel loops (results do not depend on it)."""
+    from ._validation import positive_int
+
+    _core.set_num_threads(positive_int("n", n))

@@ -1,0 +1,232 @@
+"""The deterministic-equivalent fixed point kappa(z): ``z = kappa (1 - df1(kappa) / N)``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from . import _core
+from ._display import Cell
+from ._results import DiagnosticsMixin, report_convergence
+from ._validation import positive_int, positive_scalar
+from .spectrum import Spectrum
+
+__all__ = ["KappaResult", "kappa", "kappa_prime", "kappa0"]
+
+DEFAULT_TOL = 1e-14
+
+
+@dataclass(repr=False)
+class KappaResult(DiagnosticsMixin):
+    """Solution of ``z = kappa (1 - df1(kappa)/N)`` at every z, with per-point diagnostics.
+
+    Attributes
+    ----------
+    value : ndarray
+        kappa(z), same shape as z (complex for complex z).
+    derivative : ndarray
+        kappa'(z) = 1 / (1 - df2(kappa)/N) at the returned kappa.
+    converged : ndarray of bool
+        Per point: the relative residual reached ``tol`` (or the rounding floor) and, for complex
+        z, the continuation stayed on the physical branch.
+    iterations : ndarray of int
+        Newton iterations (function evaluations) per point, continuation sub-steps included.
+    residual : ndarray
+        Relative residual of the undamped equation at the returned kappa,
+        ``|z - kappa (1 - df1/N)| / (|z| + |kappa| + |kappa df1| / N)`` (a backward error).
+    kappa0 : float
+        0 for N >= d, else the root of df1(kappa0) = N (the lower end of the physical branch).
+    z, N, d, tol : the problem and the tolerance.
+    """
+
+    value: NDArray[Any]
+    derivative: NDArray[Any]
+    converged: NDArray[np.bool_]
+    iterations: NDArray[np.int32]
+    residual: NDArray[np.float64]
+    kappa0: float
+    z: NDArray[Any]
+    N: float
+    d: float
+    tol: float
+    spectrum_name: str | None = None
+    method: str = "real"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def all_converged(self) -> bool:
+        return bool(np.all(self.converged))
+
+    @property
+    def n_failed(self) -> int:
+        return int(np.size(self.converged) - np.count_nonzero(self.converged))
+
+    @property
+    def max_residual(self) -> float:
+        r = self.residual[np.isfinite(self.residual)]
+        return float(r.max()) if r.size else float("nan")
+
+    def _title(self) -> str:
+        name = self.spectrum_name or "spectrum"
+        return f"kappa(z) [{self.method}]: {np.size(self.z)} points, N = {self.N:g}, d = {self.d:g}, {name}"
+
+    def _cells(self) -> list[Cell]:
+        n = int(np.size(self.converged))
+        it = self.iterations
+        return [
+            ("converged", f"{n - self.n_failed}/{n}", self.all_converged),
+            ("max residual", f"{self.max_residual:.3g} (tol {self.tol:.0e})", self.max_residual <= 1e3 * self.tol),
+            ("iterations", f"mean {float(np.mean(it)) if n else 0:.2f}, max {int(np.max(it)) if n else 0}", None),
+            ("kappa0", f"{self.kappa0:.6g}", None),
+            ("branch", "kappa >= max(z, kappa0)" if self.method == "real"
+             else "kappa ~ z at inf, sign Im kappa = sign Im z", None),
+            ("N/d", f"{self.N / self.d:.4g}", None),
+        ]
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def _spectrum_and_N(spectrum: Spectrum, N: object) -> tuple[Spectrum, float]:
+    if not isinstance(spectrum, Spectrum):
+        raise ValueError(f"spectrum must be a lindiff.Spectrum (got {type(spectrum).__name__})")
+    return spectrum, positive_scalar("N", N)
+
+
+def kappa0(spectrum: Spectrum, N: float) -> float:
+    """``kappa0``: 0 for N >= d, else the root of ``df1(kappa0) = N``.
+
+    Examples
+    --------
+    >>> import lindiff
+    >>> s = lindiff.Spectrum.from_eigenvalues([1.0], weights=[100])
+    >>> round(lindiff.kappa0(s, 25), 12)   # isotropic: (d - N) / N
+    3.0
+    """
+    spectrum, N = _spectrum_and_N(spectrum, N)
+    return float(_core.kappa0(*spectrum._core_args(), N))
+
+
+def kappa(
+    z: ArrayLike,
+    spectrum: Spectrum,
+    N: float,
+    *,
+    tol: float = DEFAULT_TOL,
+    max_iter: int = 100,
+    strict: bool = False,
+) -> KappaResult:
+    """Solve ``z = kappa (1 - df1(kappa)/N)`` for the physical kappa at every z.
+
+    Real z (> 0): the unique root ``kappa >= max(z, kappa0)``, solved point by point (OpenMP,
+    GIL released) by bracketed Newton from an accurate interpolated start; the value at a z
+    does not depend on the other points or on the number of threads.
+
+    Complex z: the branch with ``kappa ~ z`` as ``|z| -> inf`` and ``sign Im kappa = sign Im z``,
+    continued along the points *in the order given* (flattened, C order) with adaptive
+    sub-steps. A path that crosses the branch cut (the negative real axis inside the support)
+    is reported as not converged from there on.
+
+    Parameters
+    ----------
+    z : array_like
+        Real > 0, or complex (non-zero), any shape.
+    spectrum : Spectrum
+    N : float
+        Number of samples (> 0; need not be an integer).
+    tol : float
+        Target relative residual (backward error) of the equation.
+    max_iter : int
+        Newton iterations per point (per continuation sub-step for complex z).
+    strict : bool
+        Raise :class:`lindiff.ConvergenceError` instead of warning when a point fails.
+
+    Returns
+    -------
+    KappaResult
+
+    Examples
+    --------
+    >>> import numpy as np, lindiff
+    >>> s = lindiff.Spectrum.powerlaw(1000, k=1.0)
+    >>> res = lindiff.kappa(np.logspace(-8, 4, 5), s, N=600)
+    >>> bool(res.all_converged), bool(np.all(res.value >= res.kappa0))
+    (True, True)
+    >>> iso = lindiff.Spectrum.from_eigenvalues([1.0], weights=[100])
+    >>> round(float(lindiff.kappa(1.0, iso, N=200).value), 12)   # quadratic closed form
+    1.280776406404
+    """
+    spectrum, N = _spectrum_and_N(spectrum, N)
+    tol = positive_scalar("tol", tol)
+    max_iter = positive_int("max_iter", max_iter)
+    zarr = np.asarray(z)
+    if zarr.dtype == object or not np.issubdtype(zarr.dtype, np.number):
+        raise ValueError(f"z must be numeric (got dtype {zarr.dtype})")
+    complex_mode = bool(np.iscomplexobj(zarr))
+    if complex_mode:
+        zc = zarr.astype(np.complex128)
+        if not np.all(np.isfinite(zc)):
+            raise ValueError("z must be finite (contains NaN or inf)")
+        if np.any(zc == 0):
+            raise ValueError("z must be non-zero")
+        val, der, conv, its, res = _core.solve_kappa_path(
+            *spectrum._core_args(), N, zc.ravel(), tol=tol, max_iter=max_iter
+        )
+        zout = zc
+    else:
+        zr = zarr.astype(np.float64)
+        if not np.all(np.isfinite(zr)):
+            raise ValueError("z must be finite (contains NaN or inf)")
+        if np.any(zr <= 0):
+            raise ValueError(
+                f"z must be > 0 for real solves (got {zr[zr <= 0].ravel()[0]!r}); "
+                "pass complex z for the analytic continuation"
+            )
+        val, der, conv, its, res = _core.solve_kappa_real(
+            *spectrum._core_args(), N, zr.ravel(), tol=tol, max_iter=max_iter
+        )
+        zout = zr
+    shape = zarr.shape
+    result = KappaResult(
+        value=val.reshape(shape),
+        derivative=der.reshape(shape),
+        converged=conv.reshape(shape),
+        iterations=its.reshape(shape),
+        residual=res.reshape(shape),
+        kappa0=float(_core.kappa0(*spectrum._core_args(), N)),
+        z=zout,
+        N=N,
+        d=float(spectrum.d),
+        tol=tol,
+        spectrum_name=spectrum.name,
+        method="complex path" if complex_mode else "real",
+    )
+    report_convergence(
+        result.all_converged,
+        f"kappa: {result.n_failed} of {np.size(result.converged)} points did not converge "
+        f"(max residual {result.max_residual:.3g}); see the result's converged/residual arrays",
+        result,
+        strict,
+    )
+    return result
+
+
+def kappa_prime(
+    z: ArrayLike, spectrum: Spectrum, N: float, *, tol: float = DEFAULT_TOL, max_iter: int = 100,
+    strict: bool = False,
+) -> NDArray[Any]:
+    """``kappa'(z) = 1 / (1 - df2(kappa(z))/N)``, same shape as z.
+
+    Examples
+    --------
+    >>> import lindiff
+    >>> s = lindiff.Spectrum.powerlaw(100, k=0.5)
+    >>> float(lindiff.kappa_prime(1e6, s, N=50)) > 1   # -> 1 as z -> inf
+    True
+    """
+    r = kappa(z, spectrum, N, tol=tol, max_iter=max_iter, strict=strict)
+    d = r.derivative
+    return d[()] if d.ndim == 0 else d
