@@ -48,13 +48,19 @@ inline void check_N(double N) {
     require(std::isfinite(N) && N > 0, "N must be finite and > 0 (got " + std::to_string(N) + ")");
 }
 
-/// F(kappa) = kappa (1 - df1/N) - z, F' = 1 - df2/N, with the backward-error scale
-/// |z| + |kappa| + |kappa| |df1| / N.
+/// F(kappa) = kappa (1 - df1/N) - z and F' = 1 - df2/N, evaluated without cancellation as
+///   F  = kappa (1 - d/N) + kappa^2 S1 / N - z,
+///   F' = (1 - d/N) + (2 kappa S1 - kappa^2 S2) / N,
+/// (S1, S2 the resolvent sums), with the backward-error scale
+/// |z| + |kappa (1 - d/N)| + |kappa^2 S1| / N (the magnitudes of the three terms).
 template <class T>
 inline Eval<T> kappa_equation(const SpectrumView& s, double N, T z, T kappa) noexcept {
-    const DfPair<T> p = df12(s, kappa);
-    const T kd = kappa * p.df1 / N;
-    return {kappa - kd - z, T(1) - p.df2 / N, std::abs(z) + std::abs(kappa) + std::abs(kd)};
+    const ResolventSums<T> r = resolvent_sums(s, kappa);
+    const double c = 1.0 - s.d / N;
+    const T lin = kappa * c;
+    const T quad = kappa * kappa * r.s1 / N;
+    const T dF = c + (2.0 * kappa * r.s1 - kappa * kappa * r.s2) / N;
+    return {lin + quad - z, dF, std::abs(z) + std::abs(lin) + std::abs(quad)};
 }
 
 /// kappa0: 0 for N >= d, else the root of df1(kappa0) = N (bracketed Newton; df1 is convex and
@@ -62,15 +68,16 @@ inline Eval<T> kappa_equation(const SpectrumView& s, double N, T z, T kappa) noe
 inline double kappa0(const SpectrumView& s, double N, const RootOptions& opt = {}) {
     check_N(N);
     if (N >= s.d) return 0.0;
-    const double lo = s.lambda_min * (s.d - N) / N;
-    const double hi = s.trace / N;
-    if (!(lo < hi)) return lo;  // isotropic spectrum: both bounds are the root
+    const double lower = s.lambda_min * (s.d - N) / N;  // df1(lower) >= N, equality iff isotropic
+    if (s.lambda_min == s.lambda_max) return lower;      // isotropic: closed form
+    const double lo = 0.5 * lower, hi = s.trace / N;     // df1(lo) > N > ... >= df1(hi)
     auto fdf = [&](double k) {
         const DfPair<double> p = df12(s, k);
         // d df1 / d kappa = -(df1 - df2) / kappa
         return Eval<double>{p.df1 - N, -(p.df1 - p.df2) / k, N};
     };
-    RootResult<double> r = newton_bracketed(fdf, lo, hi, lo, +1, opt);
+    // Newton from `lower` (left of the root) is monotone for this convex decreasing function
+    RootResult<double> r = newton_bracketed(fdf, lo, hi, lower, +1, opt);
     if (!r.converged())
         throw std::runtime_error(std::string("kappa0 solve failed: ") + to_string(r.status));
     return r.x;
@@ -307,7 +314,7 @@ inline void solve_kappa_path(const SpectrumView& s, double N, std::span<const cp
 /// kappa'(z) = 1 / (1 - df2(kappa)/N) at given kappa values.
 template <class T>
 inline T kappa_prime_at(const SpectrumView& s, double N, T kappa) noexcept {
-    return T(1) / (T(1) - df12(s, kappa).df2 / N);
+    return T(1) / kappa_equation<T>(s, N, T(0), kappa).df;
 }
 
 }  // namespace lindiff

@@ -104,4 +104,57 @@ inline DfPair<cplx> df12(const SpectrumView& s, cplx kappa) noexcept {
     return {cplx(r1, i1), cplx(r2, i2)};
 }
 
+/// Resolvent sums S1 = sum_nu w_nu / (lambda_nu + kappa) and S2 = sum_nu w_nu / (lambda_nu + kappa)^2.
+/// df1 = d - kappa S1 and df2 = d - 2 kappa S1 + kappa^2 S2, but forms built on S1, S2 avoid the
+/// cancellation in 1 - df1/N when N is close to d and kappa is small.
+template <class T>
+struct ResolventSums {
+    T s1;
+    T s2;
+};
+
+inline ResolventSums<double> resolvent_sums(const SpectrumView& s, double kappa) noexcept {
+    const double* lam = s.eigenvalues.data();
+    const double* w = s.weighted() ? s.weights.data() : nullptr;
+    const std::size_t n = s.size();
+    double a1 = 0, a2 = 0;
+    if (w) {
+#pragma omp simd reduction(+ : a1, a2)
+        for (std::size_t i = 0; i < n; ++i) {
+            const double u = 1.0 / (lam[i] + kappa);
+            const double wu = w[i] * u;
+            a1 += wu;
+            a2 += wu * u;
+        }
+    } else {
+#pragma omp simd reduction(+ : a1, a2)
+        for (std::size_t i = 0; i < n; ++i) {
+            const double u = 1.0 / (lam[i] + kappa);
+            a1 += u;
+            a2 += u * u;
+        }
+    }
+    return {a1, a2};
+}
+
+inline ResolventSums<cplx> resolvent_sums(const SpectrumView& s, cplx kappa) noexcept {
+    const double* lam = s.eigenvalues.data();
+    const double* w = s.weighted() ? s.weights.data() : nullptr;
+    const std::size_t n = s.size();
+    const double kr = kappa.real(), ki = kappa.imag();
+    double r1 = 0, i1 = 0, r2 = 0, i2 = 0;
+#pragma omp simd reduction(+ : r1, i1, r2, i2)
+    for (std::size_t i = 0; i < n; ++i) {
+        const double x = lam[i] + kr;
+        const double inv = 1.0 / (x * x + ki * ki);
+        const double wi = w ? w[i] : 1.0;
+        const double ur = x * inv, ui = -ki * inv;  // 1 / (lambda + kappa)
+        r1 += wi * ur;
+        i1 += wi * ui;
+        r2 += wi * (ur * ur - ui * ui);
+        i2 += wi * (2.0 * ur * ui);
+    }
+    return {cplx(r1, i1), cplx(r2, i2)};
+}
+
 }  // namespace lindiff
