@@ -173,10 +173,14 @@ def test_path_across_the_cut_is_reported() -> None:
 def test_iteration_limit_is_reported() -> None:
     s = lindiff.Spectrum.powerlaw(300, 2.0)
     z = np.array([1.2345e-3, 0.0456, 3.21])
+    # one evaluation usually suffices (certified Newton step) ...
+    assert lindiff.kappa(z, s, 100, max_iter=1).all_converged
+    # ... but not for an unreachable tolerance: the limit is reported, never hidden
     with pytest.warns(lindiff.ConvergenceWarning):
-        res = lindiff.kappa(z, s, 100, max_iter=1)
+        res = lindiff.kappa(z, s, 100, max_iter=1, tol=1e-300)
     assert not res.all_converged
     assert np.all(res.iterations <= 1)
+    assert np.all(res.residual > 0) and np.all(np.isfinite(res.residual))
     assert np.all(res.value >= np.maximum(z, res.kappa0))  # still inside the bracket
 
 

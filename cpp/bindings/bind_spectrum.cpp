@@ -13,8 +13,9 @@ py::tuple df12_array(const PySpectrum& sp, const A& kappa) {
     auto k = span_of(kappa);
     auto o1 = mut_span(df1), o2 = mut_span(df2);
     for (std::size_t i = 0; i < k.size(); ++i)
-        require(is_finite(k[i]), "kappa must be finite (got a non-finite value at flat index " +
-                                     std::to_string(i) + ")");
+        require(is_finite(k[i]), [&] {
+            return "kappa must be finite (got a non-finite value at flat index " + std::to_string(i) + ")";
+        });
     {
         py::gil_scoped_release release;
         const std::int64_t n = static_cast<std::int64_t>(k.size());

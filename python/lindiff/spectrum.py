@@ -91,7 +91,7 @@ class Spectrum:
         >>> import lindiff
         >>> s = lindiff.Spectrum.powerlaw(4, k=2.0)
         >>> s.eigenvalues.round(4)
-        array([2.8183, 0.7046, 0.3131, 0.1761])
+        array([2.8098, 0.7024, 0.3122, 0.1756])
         """
         d = positive_int("d", d)
         k = float(real_array("k", k, ndim=0))

@@ -8,6 +8,7 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #if defined(_OPENMP)
 #include <omp.h>
@@ -20,8 +21,15 @@ using cplx = std::complex<double>;
 inline constexpr double eps = std::numeric_limits<double>::epsilon();
 
 /// Throw std::invalid_argument (a Python ValueError through pybind11) unless `ok`.
-inline void require(bool ok, const std::string& message) {
+inline void require(bool ok, const char* message) {
     if (!ok) throw std::invalid_argument(message);
+}
+
+/// Same, with the message built only on failure (checks inside loops must not format strings).
+template <class MakeMessage>
+    requires std::is_invocable_r_v<std::string, MakeMessage>
+inline void require(bool ok, MakeMessage&& make_message) {
+    if (!ok) throw std::invalid_argument(make_message());
 }
 
 inline bool is_finite(double x) noexcept { return std::isfinite(x); }

@@ -68,10 +68,10 @@ struct FpState {
     Vec eval(const Vec& x) {
         Vec y = g(x);
         ++r.evaluations;
-        if (y.size() != x.size())
-            throw std::invalid_argument("f must return a vector of the same length as x0 (got " +
-                                        std::to_string(y.size()) + ", expected " +
-                                        std::to_string(x.size()) + ")");
+        require(y.size() == x.size(), [&] {
+            return "f must return a vector of the same length as x0 (got " + std::to_string(y.size()) +
+                   ", expected " + std::to_string(x.size()) + ")";
+        });
         return y;
     }
     [[nodiscard]] bool done(const Vec& x, const Vec& F) const {

@@ -45,7 +45,7 @@ struct KappaOut {
 };
 
 inline void check_N(double N) {
-    require(std::isfinite(N) && N > 0, "N must be finite and > 0 (got " + std::to_string(N) + ")");
+    require(std::isfinite(N) && N > 0, [&] { return "N must be finite and > 0 (got " + std::to_string(N) + ")"; });
 }
 
 /// F(kappa) = kappa (1 - df1/N) - z and F' = 1 - df2/N, evaluated without cancellation as
@@ -88,7 +88,47 @@ inline std::pair<double, double> kappa_bracket(const SpectrumView& s, double N, 
     return {std::max(z, k0), z + s.trace / N};
 }
 
+/// One Newton step from `x` certified without a second evaluation.
+///
+/// On the physical branch F'' = (2/N) sum w lambda^2 / (lambda + kappa)^3 > 0 and decreasing, so
+/// by Taylor's theorem |F(x1)| <= F''(min(x, x1)) dx^2 / 2 for x1 = x - F/F', and
+/// F''(m) <= F''(x) ((lambda_min + x) / (lambda_min + m))^3 for m < x.  The scale of the relative
+/// residual at x1 is bounded below the same way.  Returns the bound on the relative residual at
+/// x1 (or +inf when the step leaves the bracket).
+struct CertifiedStep {
+    double x1 = NAN;
+    double bound = std::numeric_limits<double>::infinity();
+    double df1 = NAN;  // F'(x1) predicted to first order (for kappa')
+};
+
+inline CertifiedStep certified_newton_step(const SpectrumView& s, double N, double z, double x,
+                                           const ResolventSums3& r, double F, double dF,
+                                           double lo, double hi) noexcept {
+    CertifiedStep out;
+    if (!(dF > 0)) return out;
+    const double dx = -F / dF;
+    const double x1 = x + dx;
+    if (!(x1 >= lo && x1 <= hi) || !(x1 > 0)) return out;
+    const double m = std::min(x, x1);
+    const double rho = (s.lambda_min + x) / (s.lambda_min + m);
+    const double d2F = 2.0 * r.c3 / N;
+    // a factor 2 covers rounding in the sums themselves
+    const double fbound = 2.0 * 0.5 * d2F * rho * rho * rho * dx * dx;
+    const double s1_lo = x1 > x ? r.s1 * (s.lambda_min + x) / (s.lambda_min + x1) : r.s1;
+    const double scale_lo = std::abs(z) + std::abs(x1 * (1.0 - s.d / N)) + x1 * x1 * s1_lo / N;
+    out.x1 = x1;
+    out.bound = fbound / scale_lo + 4 * eps;  // + the rounding of evaluating F itself at x1
+    // F'(x1) = F'(x) + F''(xi) dx: first-order prediction, accurate to O(dx^2) for kappa'
+    out.df1 = dF + d2F * dx;
+    return out;
+}
+
 /// Solve one real z > 0 from the first guess `guess` (any value; clamped into the bracket).
+///
+/// With a finite guess inside the bracket the first evaluation is followed by a certified
+/// Newton step (no second evaluation) when the Taylor bound on its residual meets `tol`;
+/// otherwise, or without a guess, the safeguarded bracketed Newton of roots.hpp takes over.
+/// In the certified case `residual` is that rigorous upper bound.
 inline RootResult<double> solve_kappa_real_point(const SpectrumView& s, double N, double k0,
                                                  double z, double guess, const KappaOptions& opt) {
     auto [lo, hi] = kappa_bracket(s, N, k0, z);
@@ -99,11 +139,46 @@ inline RootResult<double> solve_kappa_real_point(const SpectrumView& s, double N
     if (!(lo < hi)) {  // bracket collapsed to a point in floating point (z huge relative to Tr/N)
         RootResult<double> r;
         const Eval<double> e = fdf(lo);
-        r.x = lo; r.df = e.df; r.residual = std::abs(e.f) / e.scale; r.iterations = 1;
+        r.x = lo; r.f = e.f; r.df = e.df; r.residual = std::abs(e.f) / e.scale; r.iterations = 1;
         r.status = r.residual <= opt.tol ? RootStatus::converged : RootStatus::step_floor;
         return r;
     }
-    return newton_bracketed(fdf, lo, hi, guess, -1, ro);
+    int used = 0;
+    if (std::isfinite(guess) && guess > lo && guess < hi && opt.max_iter >= 1) {
+        const ResolventSums3 rs = resolvent_sums3(s, guess);
+        const double c = 1.0 - s.d / N;
+        const double lin = guess * c, quad = guess * guess * rs.s1 / N;
+        const double F = lin + quad - z;
+        const double dF = c + (2.0 * guess * rs.s1 - guess * guess * rs.s2) / N;
+        const double scale = std::abs(z) + std::abs(lin) + std::abs(quad);
+        used = 1;
+        RootResult<double> r;
+        r.iterations = 1;
+        if (std::abs(F) <= opt.tol * scale) {
+            r.x = guess; r.f = F; r.df = dF; r.residual = std::abs(F) / scale;
+            r.status = RootStatus::converged;
+            return r;
+        }
+        const CertifiedStep cs = certified_newton_step(s, N, z, guess, rs, F, dF, lo, hi);
+        if (cs.bound <= opt.tol) {
+            r.x = cs.x1; r.f = NAN; r.df = cs.df1; r.residual = cs.bound;
+            r.status = RootStatus::converged;
+            return r;
+        }
+        if (opt.max_iter == 1) {  // no budget left: return the evaluated point, exact residual
+            r.x = guess; r.f = F; r.df = dF; r.residual = std::abs(F) / scale;
+            r.status = RootStatus::max_iter;
+            return r;
+        }
+        // keep what the evaluation taught us: shrink the bracket, restart from the Newton point
+        if (F < 0) lo = guess; else hi = guess;
+        guess = std::isfinite(cs.x1) ? cs.x1 : guess - F / dF;
+    }
+    RootOptions rest = ro;
+    rest.max_iter = opt.max_iter - used;
+    RootResult<double> r = newton_bracketed(fdf, lo, hi, guess, -1, rest);
+    r.iterations += used;
+    return r;
 }
 
 namespace detail {
@@ -129,25 +204,33 @@ inline void solve_kappa_real(const SpectrumView& s, double N, std::span<const do
     const std::size_t n = z.size();
     for (std::size_t i = 0; i < n; ++i)
         require(std::isfinite(z[i]) && z[i] > 0,
-                "z must be finite and > 0 for real solves (got " + std::to_string(z[i]) +
-                    " at flat index " + std::to_string(i) + "); pass complex z for the continuation");
+                [&] {
+                    return "z must be finite and > 0 for real solves (got " + std::to_string(z[i]) +
+                           " at flat index " + std::to_string(i) + "); pass complex z for the continuation";
+                });
     if (n == 0) return;
     const double h = opt.lattice_h;
     const double k0 = kappa0(s, N);
 
-    // 1. the lattice nodes the points need
-    std::vector<std::int64_t> keys;
-    keys.reserve(2 * std::min<std::size_t>(n, 1 << 16));
-    {
-        std::vector<std::int64_t> all(n);
-        for (std::size_t i = 0; i < n; ++i) all[i] = detail::lattice_index(z[i], h);
-        std::sort(all.begin(), all.end());
-        all.erase(std::unique(all.begin(), all.end()), all.end());
-        for (auto k : all) { keys.push_back(k); keys.push_back(k + 1); }
-        std::sort(keys.begin(), keys.end());
-        keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+    // 1. the lattice nodes the points need.  ln z of a positive finite double lies in
+    //    [-745, 710], so the lattice between the smallest and largest index is a short dense
+    //    table (at most ~1500 / h entries) with O(1) look-up.
+    std::int64_t kmin = std::numeric_limits<std::int64_t>::max(), kmax = std::numeric_limits<std::int64_t>::min();
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::int64_t k = detail::lattice_index(z[i], h);
+        kmin = std::min(kmin, k);
+        kmax = std::max(kmax, k);
     }
-    std::vector<detail::LatticeNode> nodes(keys.size());
+    const std::size_t span = static_cast<std::size_t>(kmax - kmin) + 2;
+    std::vector<std::uint8_t> needed(span, 0);
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::size_t j = static_cast<std::size_t>(detail::lattice_index(z[i], h) - kmin);
+        needed[j] = needed[j + 1] = 1;
+    }
+    std::vector<std::int64_t> keys;
+    for (std::size_t j = 0; j < span; ++j)
+        if (needed[j]) keys.push_back(kmin + static_cast<std::int64_t>(j));
+    std::vector<detail::LatticeNode> table(span);  // indexed by k - kmin
     const std::int64_t nn = static_cast<std::int64_t>(keys.size());
 #pragma omp parallel for schedule(dynamic, 4)
     for (std::int64_t j = 0; j < nn; ++j) {
@@ -164,7 +247,7 @@ inline void solve_kappa_real(const SpectrumView& s, double N, std::span<const do
                 nd.ok = true;
             }
         }
-        nodes[j] = nd;
+        table[static_cast<std::size_t>(keys[j] - kmin)] = nd;
     }
 
     // 2. every point: Hermite start, then bracketed Newton
@@ -173,13 +256,11 @@ inline void solve_kappa_real(const SpectrumView& s, double N, std::span<const do
     for (std::int64_t i = 0; i < np; ++i) {
         const double zi = z[i];
         const double lnz = std::log(zi);
-        const std::int64_t k = detail::lattice_index(zi, h);
-        auto it = std::lower_bound(keys.begin(), keys.end(), k);
-        const std::size_t j = static_cast<std::size_t>(it - keys.begin());
+        const std::size_t j = static_cast<std::size_t>(detail::lattice_index(zi, h) - kmin);
         double guess = NAN;
-        if (j + 1 < nodes.size() && nodes[j].ok && nodes[j + 1].ok) {
-            const auto& A = nodes[j];
-            const auto& B = nodes[j + 1];
+        if (table[j].ok && table[j + 1].ok) {
+            const auto& A = table[j];
+            const auto& B = table[j + 1];
             const double dx = B.lnz - A.lnz;
             const double t = (lnz - A.lnz) / dx;
             const double t2 = t * t, t3 = t2 * t;
@@ -273,8 +354,10 @@ inline void solve_kappa_path(const SpectrumView& s, double N, std::span<const cp
     const std::size_t n = z.size();
     for (std::size_t i = 0; i < n; ++i)
         require(is_finite(z[i]) && z[i] != cplx(0),
-                "z must be finite and non-zero (got " + std::to_string(z[i].real()) + "+" +
-                    std::to_string(z[i].imag()) + "j at flat index " + std::to_string(i) + ")");
+                [&] {
+                    return "z must be finite and non-zero (got " + std::to_string(z[i].real()) + "+" +
+                           std::to_string(z[i].imag()) + "j at flat index " + std::to_string(i) + ")";
+                });
     if (n == 0) return;
     const double k0 = kappa0(s, N);
 

@@ -31,13 +31,15 @@ struct SpectrumView {
         lambda_max = 0;
         for (std::size_t i = 0; i < lam.size(); ++i) {
             const double l = lam[i];
-            require(std::isfinite(l) && l > 0, "eigenvalues must be finite and > 0 (got " +
-                                                   std::to_string(l) + " at index " +
-                                                   std::to_string(i) + ")");
+            require(std::isfinite(l) && l > 0, [&] {
+                return "eigenvalues must be finite and > 0 (got " + std::to_string(l) + " at index " +
+                       std::to_string(i) + ")";
+            });
             const double wi = w.empty() ? 1.0 : w[i];
-            require(std::isfinite(wi) && wi > 0, "weights must be finite and > 0 (got " +
-                                                     std::to_string(wi) + " at index " +
-                                                     std::to_string(i) + ")");
+            require(std::isfinite(wi) && wi > 0, [&] {
+                return "weights must be finite and > 0 (got " + std::to_string(wi) + " at index " +
+                       std::to_string(i) + ")";
+            });
             d += wi;
             trace += wi * l;
             lambda_min = std::min(lambda_min, l);
@@ -155,6 +157,40 @@ inline ResolventSums<cplx> resolvent_sums(const SpectrumView& s, cplx kappa) noe
         i2 += wi * (2.0 * ur * ui);
     }
     return {cplx(r1, i1), cplx(r2, i2)};
+}
+
+/// S1, S2 and the curvature sum C3 = sum_nu w_nu lambda_nu^2 / (lambda_nu + kappa)^3 at real kappa
+/// (one division per eigenvalue, as for resolvent_sums).
+struct ResolventSums3 {
+    double s1, s2, c3;
+};
+
+inline ResolventSums3 resolvent_sums3(const SpectrumView& s, double kappa) noexcept {
+    const double* lam = s.eigenvalues.data();
+    const double* w = s.weighted() ? s.weights.data() : nullptr;
+    const std::size_t n = s.size();
+    double a1 = 0, a2 = 0, a3 = 0;
+    if (w) {
+#pragma omp simd reduction(+ : a1, a2, a3)
+        for (std::size_t i = 0; i < n; ++i) {
+            const double u = 1.0 / (lam[i] + kappa);
+            const double t = lam[i] * u;
+            const double wu = w[i] * u;
+            a1 += wu;
+            a2 += wu * u;
+            a3 += wu * t * t;
+        }
+    } else {
+#pragma omp simd reduction(+ : a1, a2, a3)
+        for (std::size_t i = 0; i < n; ++i) {
+            const double u = 1.0 / (lam[i] + kappa);
+            const double t = lam[i] * u;
+            a1 += u;
+            a2 += u * u;
+            a3 += u * t * t;
+        }
+    }
+    return {a1, a2, a3};
 }
 
 }  // namespace lindiff

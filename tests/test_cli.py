@@ -1,0 +1,48 @@
+"""The command line: python -m lindiff / lindiff."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+
+import lindiff
+from lindiff.__main__ import main
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "lindiff", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_help_and_version() -> None:
+    r = _run("--help")
+    assert r.returncode == 0 and "kappa" in r.stdout and "selftest" in r.stdout
+    r = _run("--version")
+    assert r.returncode == 0 and lindiff.__version__ in r.stdout
+
+
+def test_kappa_command_matches_api(capsys) -> None:  # type: ignore[no-untyped-def]
+    assert main(["kappa", "--d", "100", "--k", "1", "--N", "60", "--z", "1e-3", "0.5"]) == 0
+    out = capsys.readouterr().out
+    rows = [line.split() for line in out.splitlines() if line.strip().startswith(("1.0000e-03", "5.0000e-01"))]
+    got = np.array([float(r[1]) for r in rows])
+    ref = lindiff.kappa(np.array([1e-3, 0.5]), lindiff.Spectrum.powerlaw(100, 1.0), 60).value
+    np.testing.assert_allclose(got, ref, rtol=1e-14)
+    assert "converged: 2/2" in out
+
+
+def test_kappa_command_bad_input(capsys, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    assert main(["kappa", "--N", "-1"]) == 2
+    assert "N must be" in capsys.readouterr().err
+    f = tmp_path / "lam.npy"
+    np.save(f, np.array([1.0, 0.5, 0.25]))
+    assert main(["kappa", "--eigenvalues", str(f), "--N", "2", "--z", "0.1"]) == 0
+
+
+def test_info_and_selftest() -> None:
+    r = _run("info")
+    assert r.returncode == 0 and "openmp" in r.stdout
+    r = _run("selftest")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert " 0 failed" in r.stdout

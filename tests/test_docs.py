@@ -1,0 +1,20 @@
+"""Every public docstring example runs (numpy-style examples are part of the contract)."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+
+import pytest
+
+MODULES = ["lindiff", "lindiff.spectrum", "lindiff.schedule", "lindiff.kappa", "lindiff.solvers",
+           "lindiff.reference", "lindiff.selftest"]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name: str) -> None:
+    mod = importlib.import_module(name)
+    res = doctest.testmod(mod, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE, verbose=False)
+    assert res.failed == 0
+    if name != "lindiff.selftest":
+        assert res.attempted > 0, f"{name} has no runnable examples"
