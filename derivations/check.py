@@ -44,6 +44,7 @@ import sympy as sp
 __all__ = [
     "CheckResult",
     "Check",
+    "Lazy",
     "Step",
     "Derivation",
     "sample_point",
@@ -487,6 +488,25 @@ def predicate(ok: bool, detail: str, *, name: str = "predicate", kind: str = "cu
 
 
 # --------------------------------------------------------------------------- registry
+class Lazy:
+    """An argument of a :class:`Check` computed only when the check runs (keeps builds cheap).
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> x = sp.Symbol("x")
+    >>> c = Check("demo", symbolic_equal, {"lhs": Lazy(lambda: sp.expand((x + 1)**2)), "rhs": x**2 + 2*x + 1})
+    >>> c.run().passed
+    True
+    """
+
+    def __init__(self, fn: Callable[[], Any]) -> None:
+        self.fn = fn
+
+    def __call__(self) -> Any:
+        return self.fn()
+
+
 @dataclasses.dataclass
 class Check:
     """A named, re-runnable check: a helper function and its keyword arguments.
@@ -501,9 +521,9 @@ class Check:
     fast: bool = True
 
     def run(self, **overrides: Any) -> CheckResult:
-        kw = {**self.kwargs, **overrides}
         t0 = time.perf_counter()
         try:
+            kw = {k: (v() if isinstance(v, Lazy) else v) for k, v in {**self.kwargs, **overrides}.items()}
             res = self.func(**kw)
         except Exception as exc:  # a crashing check is a failed check
             res = CheckResult(self.name, False, f"FAILED: raised {exc!r}", "custom")
@@ -571,6 +591,13 @@ class Derivation:
         """Attach a check (``func(**kwargs)``) to the step ``key``."""
         step = self._find(key)
         step.checks.append(Check(f"{self.name}/{key}: {label}", func, kwargs, fast))
+
+    def set_slow(self, *fragments: str) -> None:
+        """Exclude the checks whose label contains one of ``fragments`` from the fast subset
+        (``run(fast=True)``, used by ``lindiff selftest``); they still run in the full suite."""
+        for c in self.all_checks():
+            if any(f in c.name for f in fragments):
+                c.fast = False
 
     def all_checks(self) -> list[Check]:
         return [c for s in self.steps for c in s.checks]

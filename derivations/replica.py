@@ -39,6 +39,10 @@ kp = sp.Symbol("kappa'", positive=True)  # kappa'(z) as a plain symbol
 F1 = sp.Symbol("F_1", positive=True)      # stand-in for df1(kappa)
 
 
+def _unique(sols: list) -> sp.Expr:
+    return sols[0] if len(sols) == 1 else sp.nan
+
+
 def _summand(e: sp.Sum) -> sp.Expr:
     return e.function
 
@@ -68,28 +72,30 @@ def build() -> ck.Derivation:
                  r"$\partial\Phi/\partial q = 0$.")
     E_qh = D.step("dPhi_dqhat", "Saddle-point equation in qhat", sp.diff(Phi0, qhat),
                   r"$\partial\Phi/\partial\hat q = 0$.")
-    qhat_sol = sp.solve(sp.Eq(E_q, 0), qhat)
+    D.check("dPhi_dqhat", "equals -q + sum lambda/(z + qhat lambda)", ck.symbolic_equal,
+            lhs=E_qh, rhs=-qq + sp.Sum(lam[nu] / (z + qhat * lam[nu]), (nu, 1, d)))
+    qhat_of_q = 1 / (1 + qq / N)
     D.check("dPhi_dq", "solves to qhat = 1/(1 + q/N)", ck.symbolic_equal,
-            lhs=qhat_sol[0] if len(qhat_sol) == 1 else sp.nan, rhs=1 / (1 + qq / N))
+            lhs=ck.Lazy(lambda: _unique(sp.solve(sp.Eq(E_q, 0), qhat))), rhs=qhat_of_q)
 
     # substitute qhat = z / kappa (definition of kappa) in the qhat equation, summand by summand
     summand = _summand(E_qh.args[1] if isinstance(E_qh.args[1], sp.Sum) else [a for a in E_qh.args if isinstance(a, sp.Sum)][0])
     summand_k = D.step("summand", "Summand of the qhat equation at qhat = z/kappa",
-                       sp.simplify(summand.subs(qhat, z / kappa)),
+                       sp.cancel(summand.subs(qhat, z / kappa)),
                        r"Define $\kappa = z/\hat q$. Then $q = \sum_\nu \lambda_\nu/(z+\hat q\lambda_\nu) = (\kappa/z)\,\mathrm{df}_1(\kappa)$.")
     D.check("summand", "equals (kappa/z) lambda/(lambda + kappa)", ck.symbolic_equal,
             lhs=summand_k, rhs=kappa / z * lam[nu] / (lam[nu] + kappa))
     # q equation -> q = kappa F1 / z, then qhat equation solved for z
-    z_sol = sp.solve(sp.Eq(qhat_sol[0].subs(qq, kappa * F1 / z), z / kappa), z)
     z_of_kappa = D.step("z_of_kappa", "Self-consistent equation",
                         kappa * (1 - df1(kappa) / N),
                         r"Eliminating $q$ and $\hat q$: $z = \kappa\,(1-\mathrm{df}_1(\kappa)/N)$.")
     D.check("z_of_kappa", "sympy.solve of the eliminated equations gives it (df1 -> F_1)", ck.symbolic_equal,
-            lhs=z_sol[0] if len(z_sol) == 1 else sp.nan, rhs=kappa * (1 - F1 / N))
+            lhs=ck.Lazy(lambda: _unique(sp.solve(sp.Eq(qhat_of_q.subs(qq, kappa * F1 / z), z / kappa), z))),
+            rhs=kappa * (1 - F1 / N))
     # numeric: both saddle equations vanish at d=3 at the derived solution
     sol_subs = {qhat: z / kappa, qq: kappa * df1(kappa) / z}
-    res_q = explicit(E_q.subs(sol_subs), D3).subs(z, explicit(z_of_kappa, D3))
-    res_qh = explicit(E_qh.subs(sol_subs), D3).subs(z, explicit(z_of_kappa, D3))
+    res_q = ck.Lazy(lambda: explicit(E_q.subs(sol_subs), D3).subs(z, explicit(z_of_kappa, D3)))
+    res_qh = ck.Lazy(lambda: explicit(E_qh.subs(sol_subs), D3).subs(z, explicit(z_of_kappa, D3)))
     D.check("z_of_kappa", "dPhi/dq = 0 at the solution (d=3, numeric)", ck.numeric_equal, lhs=res_q, rhs=0,
             atol=1e-40)
     D.check("z_of_kappa", "dPhi/dqhat = 0 at the solution (d=3, numeric)", ck.numeric_equal, lhs=res_qh, rhs=0,
@@ -97,7 +103,7 @@ def build() -> ck.Derivation:
     D.check("z_of_kappa", "dPhi/dq = 0 at the solution (d=3, symbolic)", ck.symbolic_equal, lhs=res_q, rhs=0,
             simplifier=sp.cancel)
     D.check("z_of_kappa", "N -> oo: kappa = z (no renormalisation)", ck.limit_equal,
-            expr=explicit(z_of_kappa, 2), var=N, point=sp.oo, expected=kappa)
+            expr=ck.Lazy(lambda: explicit(z_of_kappa, 2)), var=N, point=sp.oo, expected=kappa)
 
     # ---------------------------------------------------------------- traces by the envelope theorem
     trAR = D.step("trAR", "Tr(A R) from the source",
@@ -105,14 +111,12 @@ def build() -> ck.Derivation:
                   r"$\mathrm{Tr}(AR) = \partial_\varepsilon\Phi|_{\varepsilon=0}$ at the saddle point (envelope theorem), "
                   r"hence $R \asymp (\kappa/z)(\Sigma+\kappa)^{-1}$ on diagonal observables.")
     D.check("trAR", "summand equals (kappa/z) a/(lambda + kappa)", ck.symbolic_equal,
-            lhs=sp.simplify(trAR.function), rhs=kappa / z * a_src[nu] / (lam[nu] + kappa))
+            lhs=ck.Lazy(lambda: sp.simplify(trAR.function)), rhs=kappa / z * a_src[nu] / (lam[nu] + kappa))
     # envelope: total derivative of the saddle value equals the partial one (tests the saddle point)
-    Phi_star = explicit(Phi0.subs(sol_subs), D3)
-    zk3 = explicit(z_of_kappa, D3)
-    dPhi_dz_total = sp.diff(Phi_star.subs(z, zk3), kappa) / sp.diff(zk3, kappa)
-    trR3 = explicit(sp.Sum(kappa / z / (lam[nu] + kappa), (nu, 1, d)), D3).subs(z, zk3)
+    zk3_ = lambda: explicit(z_of_kappa, D3)
     D.check("trAR", "envelope: d(Phi*)/dz along the saddle = Tr R (d=3, numeric)", ck.numeric_equal,
-            lhs=dPhi_dz_total, rhs=trR3)
+            lhs=ck.Lazy(lambda: sp.diff(explicit(Phi0.subs(sol_subs), D3).subs(z, zk3_()), kappa) / sp.diff(zk3_(), kappa)),
+            rhs=ck.Lazy(lambda: explicit(sp.Sum(kappa / z / (lam[nu] + kappa), (nu, 1, d)), D3).subs(z, zk3_())))
 
     def with_source(a_expr):
         return sp.Sum(trAR.function.subs(a_src[nu], a_expr), trAR.limits[0])
@@ -120,20 +124,21 @@ def build() -> ck.Derivation:
     g = D.step("g", "g = (1/d) Tr R", (1 - df1(kappa) / d) / z,
                r"$A = I/d$: $g = \frac{\kappa}{zd}\sum_\nu (\lambda_\nu+\kappa)^{-1} = (1-\mathrm{df}_1/d)/z$.")
     D.check("g", "equals (kappa/(z d)) sum 1/(lambda + kappa) (d=3)", ck.symbolic_equal,
-            lhs=explicit(g, D3), rhs=explicit(with_source(1) / d, D3), simplifier=sp.cancel)
+            lhs=ck.Lazy(lambda: explicit(g, D3)), rhs=ck.Lazy(lambda: explicit(with_source(1) / d, D3)), simplifier=sp.cancel)
     h = D.step("h", "h = (1/d) Tr Sigma R", N / d * (kappa / z - 1),
                r"$A = \Sigma/d$: $h = \kappa\,\mathrm{df}_1/(zd)$, and with the saddle equation "
                r"$\mathrm{df}_1 = N(1 - z/\kappa)$: $h = (N/d)(\kappa/z - 1)$.")
-    h_src = explicit(with_source(lam[nu]) / d, D3)
     D.check("h", "equals kappa df1/(z d) on the saddle (d=3, numeric)", ck.numeric_equal,
-            lhs=explicit(h, D3).subs(z, zk3), rhs=h_src.subs(z, zk3))
+            lhs=ck.Lazy(lambda: explicit(h, D3).subs(z, zk3_())),
+            rhs=ck.Lazy(lambda: explicit(with_source(lam[nu]) / d, D3).subs(z, zk3_())))
     D.check("h", "symbolic: N/d (kappa/z - 1) - kappa F1/(z d) = 0 at z = kappa(1 - F1/N)", ck.symbolic_equal,
             lhs=(N / d * (kappa / z - 1)).subs(z, kappa * (1 - F1 / N)),
             rhs=(kappa * F1 / (z * d)).subs(z, kappa * (1 - F1 / N)))
     ginv = D.step("trSinvR", "(1/d) Tr Sigma^-1 R", kappa / (z * d) * sp.Sum(1 / (lam[nu] * (lam[nu] + kappa)), (nu, 1, d)),
                   r"$A = \Sigma^{-1}/d$.")
     D.check("trSinvR", "from the source with a = 1/lambda (d=3)", ck.symbolic_equal,
-            lhs=explicit(ginv, D3), rhs=explicit(with_source(1 / lam[nu]) / d, D3), simplifier=sp.cancel)
+            lhs=ck.Lazy(lambda: explicit(ginv, D3)), rhs=ck.Lazy(lambda: explicit(with_source(1 / lam[nu]) / d, D3)),
+            simplifier=sp.cancel)
 
     # ---------------------------------------------------------------- kappa'(z)
     dz_dk = sp.diff(z_of_kappa, kappa)
@@ -143,7 +148,7 @@ def build() -> ck.Derivation:
     D.check("kappa_prime", "d/dkappa [kappa lambda/(lambda+kappa)] = lambda^2/(lambda+kappa)^2", ck.symbolic_equal,
             lhs=sp.diff(kappa * lam[nu] / (lam[nu] + kappa), kappa), rhs=lam[nu] ** 2 / (lam[nu] + kappa) ** 2)
     D.check("kappa_prime", "1/(dz/dkappa) (d=3, numeric)", ck.numeric_equal,
-            lhs=1 / explicit(dz_dk, D3), rhs=explicit(kprime, D3))
+            lhs=ck.Lazy(lambda: 1 / explicit(dz_dk, D3)), rhs=ck.Lazy(lambda: explicit(kprime, D3)))
 
     # ---------------------------------------------------------------- derivatives of the traces
     K = sp.Function("kappa")(z)
@@ -152,11 +157,10 @@ def build() -> ck.Derivation:
     gprime = D.step("g_prime", "g'(z)", -(1 - df1(kappa) / d) / z**2 + (df1(kappa) - df2(kappa)) * kp / (z * d * kappa),
                     r"Chain rule with $\kappa'(z)$; $(\mathrm{df}_1-\mathrm{df}_2)/\kappa = \sum_\nu\lambda_\nu/(\lambda_\nu+\kappa)^2$.")
     D.check("g_prime", "chain rule of g(kappa(z)) (d=3, symbolic)", ck.symbolic_equal,
-            lhs=explicit(dg, D3), rhs=explicit(gprime, D3), simplifier=sp.cancel)
-    g3 = explicit(g, D3).subs(z, zk3)
+            lhs=ck.Lazy(lambda: explicit(dg, D3)), rhs=ck.Lazy(lambda: explicit(gprime, D3)), simplifier=sp.cancel)
     D.check("g_prime", "dg/dkappa / (dz/dkappa) on the saddle (d=3, numeric)", ck.numeric_equal,
-            lhs=sp.diff(g3, kappa) / sp.diff(zk3, kappa),
-            rhs=explicit(gprime, D3).subs(kp, 1 / sp.diff(zk3, kappa)).subs(z, zk3))
+            lhs=ck.Lazy(lambda: sp.diff(explicit(g, D3).subs(z, zk3_()), kappa) / sp.diff(zk3_(), kappa)),
+            rhs=ck.Lazy(lambda: explicit(gprime, D3).subs(kp, 1 / sp.diff(zk3_(), kappa)).subs(z, zk3_())))
     mhprime = D.step("minus_h_prime", "-h'(z)", N / d * (kappa - z * kp) / z**2, r"$-h' = (N/d)(\kappa - z\kappa')/z^2$.")
     D.check("minus_h_prime", "-(d/dz) of h(kappa(z))", ck.symbolic_equal,
             lhs=-sp.diff((N / d * (K / z - 1)), z).subs(sp.Derivative(K, z), kp).subs(K, kappa), rhs=mhprime)
@@ -171,15 +175,15 @@ def build() -> ck.Derivation:
             lhs=iso, rhs=-quad.lhs, simplifier=lambda e: sp.expand(sp.cancel(e)))
     D.check("iso_quadratic", "df1 with lambda = 1 is d/(1+kappa) (any d)", ck.symbolic_equal,
             lhs=sp.Sum(df1(kappa).function.subs(lam[nu], 1), (nu, 1, d)).doit(), rhs=d / (1 + kappa))
-    roots = sp.solve(quad, kappa)
+    roots_ = lambda: sp.solve(quad, kappa)
     k_iso = D.step("iso_kappa", "Physical root", (z + gam - 1 + sp.sqrt((z + gam - 1) ** 2 + 4 * z)) / 2,
                    r"The product of the roots is $-z<0$: exactly one root is positive.")
     D.check("iso_kappa", "is a root of the quadratic", ck.symbolic_equal, lhs=quad.lhs.subs(kappa, k_iso), rhs=0,
             simplifier=lambda e: sp.expand(e))
     D.check("iso_kappa", "is one of sympy.solve's roots", lambda: ck.predicate(
-        any(sp.simplify(rt - k_iso) == 0 for rt in roots), f"roots {roots}"))
+        any(sp.simplify(rt - k_iso) == 0 for rt in roots_()), f"roots {roots_()}"))
     D.check("iso_kappa", "product of the roots = -z", ck.symbolic_equal,
-            lhs=sp.Mul(*roots) if len(roots) == 2 else sp.nan, rhs=-z, simplifier=sp.expand)
+            lhs=ck.Lazy(lambda: sp.Mul(*roots_())), rhs=-z, simplifier=sp.expand)
     D.check("iso_kappa", "gamma -> 0: kappa -> z", ck.limit_equal, expr=k_iso, var=gam, point=0, expected=z)
     D.check("iso_kappa", "z -> 0 with gamma > 1: kappa_0 = gamma - 1", ck.limit_equal,
             expr=k_iso.subs(gam, 1 + sp.Symbol("delta", positive=True)), var=z, point=0,
@@ -207,6 +211,21 @@ def build() -> ck.Derivation:
                          ("atom_rhoSigmaInv", ginv, atom_Si.rhs)):
         D.check(key, "z * trace -> atom as z -> 0 (d=3, N=2, numeric at kappa = kappa_0 + 1e-30)",
                 _atom_check, trace=tr, atom=val, fast=True)
+    D.set_slow(
+        'per-sample Gaussian average',
+        'sympy.solve of the eliminated',
+        'dPhi/dqhat = 0 at the solution (d=3, numeric)',
+        'dPhi/dq = 0 at the solution (d=3, symbolic)',
+        'envelope:',
+        'equals kappa df1/(z d)',
+        'from the source with a = 1/lambda',
+        'chain rule of g(kappa(z))',
+        'dg/dkappa / (dz/dkappa)',
+        'is one of sympy.solve',
+        'product of the roots',
+        'gamma -> 0: kappa -> z',
+        'satisfies the MP quadratic (symbolic)',
+    )
     return D
 
 
