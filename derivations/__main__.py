@@ -54,7 +54,7 @@ def write_docs(outdir: str, fast: bool = False) -> list[str]:
                     n_ok += r.passed
                     label = c.name.split(": ", 1)[-1]
                     det = r.detail.replace("|", "\\|").replace("\n", " ")
-                    lines.append(f"| {label} | {'pass' if r.passed else '**FAIL**'} | {det} ({r.seconds:.2f} s) |")
+                    lines.append(f"| {label} | {'pass' if r.passed else '**FAIL**'} | {det} |")
                 lines.append("")
         path = os.path.join(outdir, f"{m}.md")
         with open(path, "w") as fh:

@@ -98,6 +98,8 @@ def build() -> ck.Derivation:
     D.check("A1_zero_gf", "tau -> oo recovers A_1(0) = 0", ck.limit_equal, expr=A10gf.rhs, var=tau, point=sp.oo,
             expected=0)
     D.set_slow(
+        'tau -> oo gives the minimiser',
+        'sympy.rsolve',
         'sympy.dsolve',
         'matrix form W = b M^-1',
         'matrix covariance stays diagonal',

@@ -162,6 +162,7 @@ def build() -> ck.Derivation:
     D.check("mp_kl_rev", "exact law at d = 2000, N = 4000 within 2/N of the limit", _mp_limit_check,
             exact=e_rev, limit=mp_rev, fast=False)
     D.set_slow(
+        'kl_rev_series: from the summed term',
         'Gaussian expectation of the log-ratio',
         'E_A of the quadratic part',
         'equals the matrix KL',

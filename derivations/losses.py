@@ -224,6 +224,8 @@ def build() -> ck.Derivation:
     D.check("null_test_loss", "c = 0 diverges as t -> 0 (b -> 0)", ck.limit_equal,
             expr=null_loss.subs(c, 0), var=b, point=0, expected=sp.oo)
     D.set_slow(
+        'data_loss: Gaussian expectation',
+        'per-sample expectation (2x2',
         'gradient vanishes at b M^-1',
         'rotated eigenbasis (2x2, numeric)',
         'per-direction loss at w_ref',

@@ -313,6 +313,7 @@ def build() -> ck.Derivation:
     D.check("kappa_star", "sign change: min over gamma of excess is < 0 at kappa* - 0.005, > 0 at + 0.005",
             _floor_grid_check, kc=mpmath.mpf(tv["memorization.kappa_star"]), fast=False)
     D.set_slow(
+        '1/S(t - 1)',
         'T -> oo: kappa -> 0',
         'Gaussian integral',
         'd e^2/16',

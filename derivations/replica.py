@@ -212,6 +212,7 @@ def build() -> ck.Derivation:
         D.check(key, "z * trace -> atom as z -> 0 (d=3, N=2, numeric at kappa = kappa_0 + 1e-30)",
                 _atom_check, trace=tr, atom=val, fast=True)
     D.set_slow(
+        'solves to qhat = 1/(1 + q/N)',
         'per-sample Gaussian average',
         'sympy.solve of the eliminated',
         'dPhi/dqhat = 0 at the solution (d=3, numeric)',
