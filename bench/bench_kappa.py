@@ -102,6 +102,20 @@ def main() -> None:
           f"sorted {r1['sorted'] / base_rate:.1f}x (target >= 100x) the NumPy baseline")
     print(f"2 threads: speed-up over 1 thread {r2['random'] / r1['random']:.2f}x (random), "
           f"{r2['sorted'] / r1['sorted']:.2f}x (sorted)")
+    if "cuda" in lindiff.available_backends():
+        print(f"\nGPU: {lindiff.cuda_device()}")
+        cpu_best = max(r1["random"], r2["random"])
+        for n in (args.n, 10 * args.n):
+            zg = 10 ** rng.uniform(-8, 4, n)
+            lindiff.kappa(zg[:1000], s, N, backend="cuda")  # warm-up (context, module load)
+            t = best_time(lambda zg=zg: lindiff.kappa(zg, s, N, backend="cuda"), args.repeat)
+            g = lindiff.kappa(zg, s, N, backend="cuda")
+            c = lindiff.kappa(zg, s, N, backend="cpu")
+            diff = float(np.max(np.abs(g.value / c.value - 1)))
+            print(f"{'kernel, CUDA, ' + str(n) + ' z':<34} {n / t:12.4g} solves/s   (ratio vs best CPU "
+                  f"{n / t / cpu_best:6.1f}x, vs NumPy {n / t / base_rate:8.1f}x; max rel. diff to CPU {diff:.1e})")
+    else:
+        print(f"\nGPU: not available ({lindiff.cuda_device()})")
     ns_per = 1e9 / (r1["random"] * args.d * float(np.mean(lindiff.kappa(z_rand, s, N).iterations)))
     print(f"kernel cost: {ns_per:.2f} ns per eigenvalue per spectrum pass (1 thread, random z)")
 

@@ -8,7 +8,7 @@ import importlib
 import pytest
 
 MODULES = ["lindiff", "lindiff.spectrum", "lindiff.schedule", "lindiff.kappa", "lindiff.solvers",
-           "lindiff.reference", "lindiff.selftest"]
+           "lindiff.reference", "lindiff.selftest", "lindiff.backends"]
 
 
 @pytest.mark.parametrize("name", MODULES)

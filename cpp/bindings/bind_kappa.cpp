@@ -22,20 +22,10 @@ void register_kappa(py::module_& m) {
         "solve_kappa_real",
         [](darray lam, std::optional<darray> w, double N, darray z, double tol, int max_iter,
            double lattice_h) {
-            PySpectrum sp(std::move(lam), std::move(w));
-            const auto n = static_cast<py::ssize_t>(z.size());
-            py::array_t<double> value(n), deriv(n), residual(n);
-            py::array_t<bool> converged(n);
-            py::array_t<std::int32_t> iterations(n);
-            KappaOut out{mut_span(value), {}, mut_span(deriv), {},
-                         {reinterpret_cast<std::uint8_t*>(converged.mutable_data()), static_cast<std::size_t>(n)},
-                         mut_span(iterations), mut_span(residual)};
-            KappaOptions opt{tol, max_iter, lattice_h};
-            {
-                py::gil_scoped_release release;
-                solve_kappa_real(sp.view, N, span_of(z), out, opt);
-            }
-            return py::make_tuple(value, deriv, converged, iterations, residual);
+            return call_kappa_real(
+                [](const SpectrumView& s, double n, std::span<const double> zz, const KappaOut& o,
+                   const KappaOptions& opt) { lindiff::solve_kappa_real(s, n, zz, o, opt); },
+                std::move(lam), std::move(w), N, std::move(z), tol, max_iter, lattice_h);
         },
         py::arg("eigenvalues"), py::arg("weights"), py::arg("N"), py::arg("z"),
         py::arg("tol") = 1e-14, py::arg("max_iter") = 100, py::arg("lattice_h") = 0.1,

@@ -7,7 +7,8 @@ The public API:
 - :func:`kappa`, :func:`kappa_prime`, :func:`kappa0`: the deterministic-equivalent fixed point.
 - :func:`solve_fixed_point`, :func:`find_root`: the kernel's generic solvers for Python callables.
 - :class:`ConvergenceWarning`, :class:`ConvergenceError`.
-- :func:`set_num_threads`, :func:`get_num_threads`, :func:`build_info`.
+- :func:`set_num_threads`, :func:`get_num_threads`, :func:`build_info`,
+  :func:`available_backends`, :func:`cuda_device`.
 
 Examples
 --------
@@ -20,6 +21,7 @@ True
 from __future__ import annotations
 
 from . import _core
+from .backends import available_backends, cuda_device
 from .errors import ConvergenceError, ConvergenceWarning
 from .kappa import KappaResult, kappa, kappa0, kappa_prime
 from .schedule import Schedule
@@ -36,7 +38,9 @@ __all__ = [
     "SolverResult",
     "Spectrum",
     "__version__",
+    "available_backends",
     "build_info",
+    "cuda_device",
     "find_root",
     "get_num_threads",
     "kappa",

@@ -12,6 +12,7 @@ from . import _core
 from ._display import Cell
 from ._results import DiagnosticsMixin, report_convergence
 from ._validation import positive_int, positive_scalar
+from .backends import _cuda_module, resolve_backend
 from .spectrum import Spectrum
 
 __all__ = ["KappaResult", "kappa", "kappa_prime", "kappa0"]
@@ -118,6 +119,7 @@ def kappa(
     tol: float = DEFAULT_TOL,
     max_iter: int = 100,
     strict: bool = False,
+    backend: str = "cpu",
 ) -> KappaResult:
     """Solve ``z = kappa (1 - df1(kappa)/N)`` for the physical kappa at every z.
 
@@ -143,6 +145,10 @@ def kappa(
         Newton iterations per point (per continuation sub-step for complex z).
     strict : bool
         Raise :class:`lindiff.ConvergenceError` instead of warning when a point fails.
+    backend : {"cpu", "cuda", "auto"}
+        Real z only: ``"cuda"`` runs the same per-point algorithm on the GPU (values agree
+        with the CPU to rounding, not bitwise); ``"auto"`` takes the GPU for large batches
+        when one is available. Complex z always run on the CPU (the path is sequential).
 
     Returns
     -------
@@ -176,6 +182,8 @@ def kappa(
             *spectrum._core_args(), N, zc.ravel(), tol=tol, max_iter=max_iter
         )
         zout = zc
+        resolve_backend(backend)  # validates the name; the continuation is sequential: CPU
+        which = "cpu"
     else:
         zr = zarr.astype(np.float64)
         if not np.all(np.isfinite(zr)):
@@ -185,9 +193,9 @@ def kappa(
                 f"z must be > 0 for real solves (got {zr[zr <= 0].ravel()[0]!r}); "
                 "pass complex z for the analytic continuation"
             )
-        val, der, conv, its, res = _core.solve_kappa_real(
-            *spectrum._core_args(), N, zr.ravel(), tol=tol, max_iter=max_iter
-        )
+        which = resolve_backend(backend, work=float(zr.size) * len(spectrum))
+        solver = _core.solve_kappa_real if which == "cpu" else _cuda_module().solve_kappa_real  # type: ignore[union-attr]
+        val, der, conv, its, res = solver(*spectrum._core_args(), N, zr.ravel(), tol=tol, max_iter=max_iter)
         zout = zr
     shape = zarr.shape
     result = KappaResult(
@@ -203,6 +211,7 @@ def kappa(
         tol=tol,
         spectrum_name=spectrum.name,
         method="complex path" if complex_mode else "real",
+        extra={"backend": which},
     )
     report_convergence(
         result.all_converged,

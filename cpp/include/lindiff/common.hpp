@@ -14,6 +14,22 @@
 #include <omp.h>
 #endif
 
+// Functions marked LINDIFF_HD also compile as CUDA device code (the GPU backend runs the very
+// same per-point solver); without nvcc the macro is empty.
+#if defined(__CUDACC__)
+#define LINDIFF_HD __host__ __device__
+#else
+#define LINDIFF_HD
+#endif
+
+// `#pragma omp simd reduction(+ : ...)` on the host; nothing in device code.
+#define LINDIFF_PRAGMA(x) _Pragma(#x)
+#if defined(__CUDA_ARCH__)
+#define LINDIFF_SIMD_SUM(...)
+#else
+#define LINDIFF_SIMD_SUM(...) LINDIFF_PRAGMA(omp simd reduction(+ : __VA_ARGS__))
+#endif
+
 namespace lindiff {
 
 using cplx = std::complex<double>;

@@ -54,7 +54,7 @@ inline void check_N(double N) {
 /// (S1, S2 the resolvent sums), with the backward-error scale
 /// |z| + |kappa (1 - d/N)| + |kappa^2 S1| / N (the magnitudes of the three terms).
 template <class T>
-inline Eval<T> kappa_equation(const SpectrumView& s, double N, T z, T kappa) noexcept {
+LINDIFF_HD inline Eval<T> kappa_equation(const SpectrumView& s, double N, T z, T kappa) noexcept {
     const ResolventSums<T> r = resolvent_sums(s, kappa);
     const double c = 1.0 - s.d / N;
     const T lin = kappa * c;
@@ -84,7 +84,7 @@ inline double kappa0(const SpectrumView& s, double N, const RootOptions& opt = {
 }
 
 /// The bracket [max(z, kappa0), z + Tr/N] of the physical real root.
-inline std::pair<double, double> kappa_bracket(const SpectrumView& s, double N, double k0, double z) {
+LINDIFF_HD inline std::pair<double, double> kappa_bracket(const SpectrumView& s, double N, double k0, double z) {
     return {std::max(z, k0), z + s.trace / N};
 }
 
@@ -101,7 +101,7 @@ struct CertifiedStep {
     double df1 = NAN;  // F'(x1) predicted to first order (for kappa')
 };
 
-inline CertifiedStep certified_newton_step(const SpectrumView& s, double N, double z, double x,
+LINDIFF_HD inline CertifiedStep certified_newton_step(const SpectrumView& s, double N, double z, double x,
                                            const ResolventSums3& r, double F, double dF,
                                            double lo, double hi) noexcept {
     CertifiedStep out;
@@ -129,7 +129,7 @@ inline CertifiedStep certified_newton_step(const SpectrumView& s, double N, doub
 /// Newton step (no second evaluation) when the Taylor bound on its residual meets `tol`;
 /// otherwise, or without a guess, the safeguarded bracketed Newton of roots.hpp takes over.
 /// In the certified case `residual` is that rigorous upper bound.
-inline RootResult<double> solve_kappa_real_point(const SpectrumView& s, double N, double k0,
+LINDIFF_HD inline RootResult<double> solve_kappa_real_point(const SpectrumView& s, double N, double k0,
                                                  double z, double guess, const KappaOptions& opt) {
     auto [lo, hi] = kappa_bracket(s, N, k0, z);
     RootOptions ro;
@@ -181,62 +181,79 @@ inline RootResult<double> solve_kappa_real_point(const SpectrumView& s, double N
     return r;
 }
 
-namespace detail {
-
+/// One node of the start lattice ln z = k h: ln kappa and d ln kappa / d ln z there.
 struct LatticeNode {
-    std::int64_t k;
-    double lnz, lnkappa, slope;  // slope = d ln kappa / d ln z = z kappa' / kappa
-    bool ok;
+    double lnz = 0, lnkappa = 0, slope = 0;
+    int ok = 0;
 };
 
-inline std::int64_t lattice_index(double z, double h) { return static_cast<std::int64_t>(std::floor(std::log(z) / h)); }
+LINDIFF_HD inline std::int64_t lattice_index(double z, double h) {
+    return static_cast<std::int64_t>(std::floor(std::log(z) / h));
+}
 
-}  // namespace detail
+/// Non-owning view of a lattice (host or device memory).
+struct LatticeView {
+    const LatticeNode* table = nullptr;  // indexed by k - kmin, k = kmin .. kmin + size - 1
+    std::int64_t kmin = 0;
+    std::size_t size = 0;
+    double h = 0.1;
 
-/// Batch solve for real z > 0 (OpenMP over points; identical results for any thread count).
-/// `out.value_im` / `out.deriv_im` are ignored.
-inline void solve_kappa_real(const SpectrumView& s, double N, std::span<const double> z,
-                             const KappaOut& out, const KappaOptions& opt = {}) {
-    check_N(N);
-    require(opt.tol > 0, "tol must be > 0");
-    require(opt.max_iter >= 1, "max_iter must be >= 1");
-    require(opt.lattice_h > 0 && opt.lattice_h <= 1, "lattice_h must be in (0, 1]");
-    const std::size_t n = z.size();
-    for (std::size_t i = 0; i < n; ++i)
-        require(std::isfinite(z[i]) && z[i] > 0,
-                [&] {
-                    return "z must be finite and > 0 for real solves (got " + std::to_string(z[i]) +
-                           " at flat index " + std::to_string(i) + "); pass complex z for the continuation";
-                });
-    if (n == 0) return;
+    /// Cubic Hermite interpolation of ln kappa in ln z (exact slopes); NaN when unavailable.
+    LINDIFF_HD double guess(double z) const {
+        const std::int64_t k = lattice_index(z, h) - kmin;
+        if (k < 0 || static_cast<std::size_t>(k) + 1 >= size) return NAN;
+        const LatticeNode& A = table[k];
+        const LatticeNode& B = table[k + 1];
+        if (!A.ok || !B.ok) return NAN;
+        const double dx = B.lnz - A.lnz;
+        const double t = (std::log(z) - A.lnz) / dx;
+        const double t2 = t * t, t3 = t2 * t;
+        const double h00 = 2 * t3 - 3 * t2 + 1, h10 = t3 - 2 * t2 + t;
+        const double h01 = -2 * t3 + 3 * t2, h11 = t3 - t2;
+        return std::exp(h00 * A.lnkappa + h10 * dx * A.slope + h01 * B.lnkappa + h11 * dx * B.slope);
+    }
+};
+
+/// The start lattice for a batch of real z: the nodes next to every z, each solved
+/// independently from the bracket (so a node's value depends on its position only).
+/// ln z of a positive finite double lies in [-745, 710], so the table between the smallest
+/// and largest index is short (at most ~1500 / h entries) and dense (O(1) look-up).
+struct KappaLattice {
+    std::vector<LatticeNode> table;
+    std::int64_t kmin = 0;
+    double h = 0.1;
+    [[nodiscard]] LatticeView view() const { return {table.data(), kmin, table.size(), h}; }
+};
+
+inline KappaLattice build_kappa_lattice(const SpectrumView& s, double N, double k0,
+                                        std::span<const double> z, const KappaOptions& opt) {
+    KappaLattice lat;
+    lat.h = opt.lattice_h;
+    if (z.empty()) return lat;
     const double h = opt.lattice_h;
-    const double k0 = kappa0(s, N);
-
-    // 1. the lattice nodes the points need.  ln z of a positive finite double lies in
-    //    [-745, 710], so the lattice between the smallest and largest index is a short dense
-    //    table (at most ~1500 / h entries) with O(1) look-up.
     std::int64_t kmin = std::numeric_limits<std::int64_t>::max(), kmax = std::numeric_limits<std::int64_t>::min();
-    for (std::size_t i = 0; i < n; ++i) {
-        const std::int64_t k = detail::lattice_index(z[i], h);
+    for (double zi : z) {
+        const std::int64_t k = lattice_index(zi, h);
         kmin = std::min(kmin, k);
         kmax = std::max(kmax, k);
     }
     const std::size_t span = static_cast<std::size_t>(kmax - kmin) + 2;
     std::vector<std::uint8_t> needed(span, 0);
-    for (std::size_t i = 0; i < n; ++i) {
-        const std::size_t j = static_cast<std::size_t>(detail::lattice_index(z[i], h) - kmin);
+    for (double zi : z) {
+        const std::size_t j = static_cast<std::size_t>(lattice_index(zi, h) - kmin);
         needed[j] = needed[j + 1] = 1;
     }
     std::vector<std::int64_t> keys;
     for (std::size_t j = 0; j < span; ++j)
         if (needed[j]) keys.push_back(kmin + static_cast<std::int64_t>(j));
-    std::vector<detail::LatticeNode> table(span);  // indexed by k - kmin
+    lat.kmin = kmin;
+    lat.table.assign(span, LatticeNode{});
     const std::int64_t nn = static_cast<std::int64_t>(keys.size());
 #pragma omp parallel for schedule(dynamic, 4)
     for (std::int64_t j = 0; j < nn; ++j) {
         const double lnz = static_cast<double>(keys[j]) * h;
         const double zz = std::exp(lnz);
-        detail::LatticeNode nd{keys[j], lnz, 0, 0, false};
+        LatticeNode nd{lnz, 0, 0, 0};
         if (std::isfinite(zz) && zz > 0) {
             KappaOptions o = opt;
             o.max_iter = std::max(opt.max_iter, 200);
@@ -244,37 +261,56 @@ inline void solve_kappa_real(const SpectrumView& s, double N, std::span<const do
             if (r.converged() && r.x > 0 && r.df > 0) {
                 nd.lnkappa = std::log(r.x);
                 nd.slope = zz / (r.df * r.x);
-                nd.ok = true;
+                nd.ok = 1;
             }
         }
-        table[static_cast<std::size_t>(keys[j] - kmin)] = nd;
+        lat.table[static_cast<std::size_t>(keys[j] - kmin)] = nd;
     }
+    return lat;
+}
 
-    // 2. every point: Hermite start, then bracketed Newton
-    const std::int64_t np = static_cast<std::int64_t>(n);
+/// Argument checks shared by every real-z backend.
+inline void check_kappa_real_args(double N, std::span<const double> z, const KappaOptions& opt) {
+    check_N(N);
+    require(opt.tol > 0, "tol must be > 0");
+    require(opt.max_iter >= 1, "max_iter must be >= 1");
+    require(opt.lattice_h > 0 && opt.lattice_h <= 1, "lattice_h must be in (0, 1]");
+    for (std::size_t i = 0; i < z.size(); ++i)
+        require(std::isfinite(z[i]) && z[i] > 0, [&] {
+            return "z must be finite and > 0 for real solves (got " + std::to_string(z[i]) +
+                   " at flat index " + std::to_string(i) + "); pass complex z for the continuation";
+        });
+}
+
+/// Solve point i of a batch: lattice start, then solve_kappa_real_point; store the diagnostics.
+/// `value`, `deriv`, ... are raw pointers so the same code runs on a GPU.
+LINDIFF_HD inline void solve_kappa_real_batch_point(const SpectrumView& s, double N, double k0,
+                                                    const LatticeView& lat, double z,
+                                                    const KappaOptions& opt, double* value,
+                                                    double* deriv, std::uint8_t* converged,
+                                                    std::int32_t* iterations, double* residual) {
+    const RootResult<double> r = solve_kappa_real_point(s, N, k0, z, lat.guess(z), opt);
+    *value = r.x;
+    *deriv = 1.0 / r.df;
+    *converged = r.converged() ? 1 : 0;
+    *iterations = r.iterations;
+    *residual = r.residual;
+}
+
+/// Batch solve for real z > 0 (OpenMP over points; identical results for any thread count).
+/// `out.value_im` / `out.deriv_im` are ignored.
+inline void solve_kappa_real(const SpectrumView& s, double N, std::span<const double> z,
+                             const KappaOut& out, const KappaOptions& opt = {}) {
+    check_kappa_real_args(N, z, opt);
+    if (z.empty()) return;
+    const double k0 = kappa0(s, N);
+    const KappaLattice lattice = build_kappa_lattice(s, N, k0, z, opt);
+    const LatticeView lat = lattice.view();
+    const std::int64_t np = static_cast<std::int64_t>(z.size());
 #pragma omp parallel for schedule(static)
-    for (std::int64_t i = 0; i < np; ++i) {
-        const double zi = z[i];
-        const double lnz = std::log(zi);
-        const std::size_t j = static_cast<std::size_t>(detail::lattice_index(zi, h) - kmin);
-        double guess = NAN;
-        if (table[j].ok && table[j + 1].ok) {
-            const auto& A = table[j];
-            const auto& B = table[j + 1];
-            const double dx = B.lnz - A.lnz;
-            const double t = (lnz - A.lnz) / dx;
-            const double t2 = t * t, t3 = t2 * t;
-            const double h00 = 2 * t3 - 3 * t2 + 1, h10 = t3 - 2 * t2 + t;
-            const double h01 = -2 * t3 + 3 * t2, h11 = t3 - t2;
-            guess = std::exp(h00 * A.lnkappa + h10 * dx * A.slope + h01 * B.lnkappa + h11 * dx * B.slope);
-        }
-        const RootResult<double> r = solve_kappa_real_point(s, N, k0, zi, guess, opt);
-        out.value_re[i] = r.x;
-        out.deriv_re[i] = 1.0 / r.df;
-        out.converged[i] = r.converged() ? 1 : 0;
-        out.iterations[i] = r.iterations;
-        out.residual[i] = r.residual;
-    }
+    for (std::int64_t i = 0; i < np; ++i)
+        solve_kappa_real_batch_point(s, N, k0, lat, z[i], opt, &out.value_re[i], &out.deriv_re[i],
+                                     &out.converged[i], &out.iterations[i], &out.residual[i]);
 }
 
 namespace detail {

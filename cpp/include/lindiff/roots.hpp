@@ -58,14 +58,14 @@ struct RootResult {
     int iterations = 0;     // function evaluations
     int bisections = 0;     // safeguard steps taken instead of Newton steps
     RootStatus status = RootStatus::max_iter;
-    [[nodiscard]] bool converged() const noexcept {
+    [[nodiscard]] LINDIFF_HD bool converged() const noexcept {
         return status == RootStatus::converged || status == RootStatus::step_floor;
     }
 };
 
 namespace detail {
 template <class T>
-inline double residual_of(const Eval<T>& e) noexcept {
+LINDIFF_HD inline double residual_of(const Eval<T>& e) noexcept {
     return e.scale > 0 ? std::abs(e.f) / e.scale : std::abs(e.f);
 }
 }  // namespace detail
@@ -77,7 +77,7 @@ inline double residual_of(const Eval<T>& e) noexcept {
 /// Each Newton step that leaves the open bracket, or fails to halve the bracket over two steps,
 /// is replaced by a bisection (geometric when 0 < lo and hi / lo > 4).
 template <class F>
-RootResult<double> newton_bracketed(F&& fdf, double lo, double hi, double x0, int sign_lo = 0,
+LINDIFF_HD RootResult<double> newton_bracketed(F&& fdf, double lo, double hi, double x0, int sign_lo = 0,
                                     const RootOptions& opt = {}) {
     RootResult<double> r;
     if (!(lo < hi) || !std::isfinite(lo) || !std::isfinite(hi)) {

@@ -47,8 +47,8 @@ struct SpectrumView {
         }
     }
 
-    [[nodiscard]] std::size_t size() const noexcept { return eigenvalues.size(); }
-    [[nodiscard]] bool weighted() const noexcept { return !weights.empty(); }
+    [[nodiscard]] LINDIFF_HD std::size_t size() const noexcept { return eigenvalues.size(); }
+    [[nodiscard]] LINDIFF_HD bool weighted() const noexcept { return !weights.empty(); }
 };
 
 /// The pair (df1, df2) at one point.
@@ -65,7 +65,7 @@ inline DfPair<double> df12(const SpectrumView& s, double kappa) noexcept {
     double a1 = 0, a2 = 0;
     if (s.weighted()) {
         const double* w = s.weights.data();
-#pragma omp simd reduction(+ : a1, a2)
+        LINDIFF_SIMD_SUM(a1, a2)
         for (std::size_t i = 0; i < n; ++i) {
             const double t = lam[i] / (lam[i] + kappa);
             const double wt = w[i] * t;
@@ -73,7 +73,7 @@ inline DfPair<double> df12(const SpectrumView& s, double kappa) noexcept {
             a2 += wt * t;
         }
     } else {
-#pragma omp simd reduction(+ : a1, a2)
+        LINDIFF_SIMD_SUM(a1, a2)
         for (std::size_t i = 0; i < n; ++i) {
             const double t = lam[i] / (lam[i] + kappa);
             a1 += t;
@@ -91,7 +91,7 @@ inline DfPair<cplx> df12(const SpectrumView& s, cplx kappa) noexcept {
     const std::size_t n = s.size();
     const double kr = kappa.real(), ki = kappa.imag();
     double r1 = 0, i1 = 0, r2 = 0, i2 = 0;
-#pragma omp simd reduction(+ : r1, i1, r2, i2)
+    LINDIFF_SIMD_SUM(r1, i1, r2, i2)
     for (std::size_t i = 0; i < n; ++i) {
         const double x = lam[i] + kr;
         const double inv = lam[i] / (x * x + ki * ki);
@@ -115,13 +115,13 @@ struct ResolventSums {
     T s2;
 };
 
-inline ResolventSums<double> resolvent_sums(const SpectrumView& s, double kappa) noexcept {
+LINDIFF_HD inline ResolventSums<double> resolvent_sums(const SpectrumView& s, double kappa) noexcept {
     const double* lam = s.eigenvalues.data();
     const double* w = s.weighted() ? s.weights.data() : nullptr;
     const std::size_t n = s.size();
     double a1 = 0, a2 = 0;
     if (w) {
-#pragma omp simd reduction(+ : a1, a2)
+        LINDIFF_SIMD_SUM(a1, a2)
         for (std::size_t i = 0; i < n; ++i) {
             const double u = 1.0 / (lam[i] + kappa);
             const double wu = w[i] * u;
@@ -129,7 +129,7 @@ inline ResolventSums<double> resolvent_sums(const SpectrumView& s, double kappa)
             a2 += wu * u;
         }
     } else {
-#pragma omp simd reduction(+ : a1, a2)
+        LINDIFF_SIMD_SUM(a1, a2)
         for (std::size_t i = 0; i < n; ++i) {
             const double u = 1.0 / (lam[i] + kappa);
             a1 += u;
@@ -145,7 +145,7 @@ inline ResolventSums<cplx> resolvent_sums(const SpectrumView& s, cplx kappa) noe
     const std::size_t n = s.size();
     const double kr = kappa.real(), ki = kappa.imag();
     double r1 = 0, i1 = 0, r2 = 0, i2 = 0;
-#pragma omp simd reduction(+ : r1, i1, r2, i2)
+    LINDIFF_SIMD_SUM(r1, i1, r2, i2)
     for (std::size_t i = 0; i < n; ++i) {
         const double x = lam[i] + kr;
         const double inv = 1.0 / (x * x + ki * ki);
@@ -165,13 +165,13 @@ struct ResolventSums3 {
     double s1, s2, c3;
 };
 
-inline ResolventSums3 resolvent_sums3(const SpectrumView& s, double kappa) noexcept {
+LINDIFF_HD inline ResolventSums3 resolvent_sums3(const SpectrumView& s, double kappa) noexcept {
     const double* lam = s.eigenvalues.data();
     const double* w = s.weighted() ? s.weights.data() : nullptr;
     const std::size_t n = s.size();
     double a1 = 0, a2 = 0, a3 = 0;
     if (w) {
-#pragma omp simd reduction(+ : a1, a2, a3)
+        LINDIFF_SIMD_SUM(a1, a2, a3)
         for (std::size_t i = 0; i < n; ++i) {
             const double u = 1.0 / (lam[i] + kappa);
             const double t = lam[i] * u;
@@ -181,7 +181,7 @@ inline ResolventSums3 resolvent_sums3(const SpectrumView& s, double kappa) noexc
             a3 += wu * t * t;
         }
     } else {
-#pragma omp simd reduction(+ : a1, a2, a3)
+        LINDIFF_SIMD_SUM(a1, a2, a3)
         for (std::size_t i = 0; i < n; ++i) {
             const double u = 1.0 / (lam[i] + kappa);
             const double t = lam[i] * u;
