@@ -18,8 +18,12 @@
 // same per-point solver); without nvcc the macro is empty.
 #if defined(__CUDACC__)
 #define LINDIFF_HD __host__ __device__
+// put before a __host__ __device__ template also instantiated with host-only types
+// (std::complex): nvcc then checks only the instantiations device code uses
+#define LINDIFF_HD_ANY_TYPE _Pragma("nv_exec_check_disable")
 #else
 #define LINDIFF_HD
+#define LINDIFF_HD_ANY_TYPE
 #endif
 
 // `#pragma omp simd reduction(+ : ...)` on the host; nothing in device code.

@@ -53,6 +53,7 @@ inline void check_N(double N) {
 ///   F' = (1 - d/N) + (2 kappa S1 - kappa^2 S2) / N,
 /// (S1, S2 the resolvent sums), with the backward-error scale
 /// |z| + |kappa (1 - d/N)| + |kappa^2 S1| / N (the magnitudes of the three terms).
+LINDIFF_HD_ANY_TYPE
 template <class T>
 LINDIFF_HD inline Eval<T> kappa_equation(const SpectrumView& s, double N, T z, T kappa) noexcept {
     const ResolventSums<T> r = resolvent_sums(s, kappa);

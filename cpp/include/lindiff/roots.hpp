@@ -58,12 +58,14 @@ struct RootResult {
     int iterations = 0;     // function evaluations
     int bisections = 0;     // safeguard steps taken instead of Newton steps
     RootStatus status = RootStatus::max_iter;
+    LINDIFF_HD_ANY_TYPE
     [[nodiscard]] LINDIFF_HD bool converged() const noexcept {
         return status == RootStatus::converged || status == RootStatus::step_floor;
     }
 };
 
 namespace detail {
+LINDIFF_HD_ANY_TYPE
 template <class T>
 LINDIFF_HD inline double residual_of(const Eval<T>& e) noexcept {
     return e.scale > 0 ? std::abs(e.f) / e.scale : std::abs(e.f);

@@ -52,22 +52,26 @@ struct SpectrumView {
 };
 
 /// The pair (df1, df2) at one point.
+/// A pair of spectral sums (first, second power).
 template <class T>
-struct DfPair {
-    T df1;
-    T df2;
+struct SumPair {
+    T first;
+    T second;
 };
 
-/// df1 and df2 at real kappa (kappa > -lambda_min), one pass, SIMD-friendly.
-inline DfPair<double> df12(const SpectrumView& s, double kappa) noexcept {
+/// sum_nu w_nu t_nu and sum_nu w_nu t_nu^2 with t_nu = a_nu / (lambda_nu + kappa), where
+/// a_nu = lambda_nu (TimesLambda: df1, df2) or 1 (resolvent sums S1, S2).  One division per
+/// eigenvalue, SIMD reductions on the host.
+template <bool TimesLambda>
+LINDIFF_HD inline SumPair<double> power_sums(const SpectrumView& s, double kappa) noexcept {
     const double* lam = s.eigenvalues.data();
+    const double* w = s.weighted() ? s.weights.data() : nullptr;
     const std::size_t n = s.size();
     double a1 = 0, a2 = 0;
-    if (s.weighted()) {
-        const double* w = s.weights.data();
+    if (w) {
         LINDIFF_SIMD_SUM(a1, a2)
         for (std::size_t i = 0; i < n; ++i) {
-            const double t = lam[i] / (lam[i] + kappa);
+            const double t = (TimesLambda ? lam[i] : 1.0) / (lam[i] + kappa);
             const double wt = w[i] * t;
             a1 += wt;
             a2 += wt * t;
@@ -75,7 +79,7 @@ inline DfPair<double> df12(const SpectrumView& s, double kappa) noexcept {
     } else {
         LINDIFF_SIMD_SUM(a1, a2)
         for (std::size_t i = 0; i < n; ++i) {
-            const double t = lam[i] / (lam[i] + kappa);
+            const double t = (TimesLambda ? lam[i] : 1.0) / (lam[i] + kappa);
             a1 += t;
             a2 += t * t;
         }
@@ -83,9 +87,9 @@ inline DfPair<double> df12(const SpectrumView& s, double kappa) noexcept {
     return {a1, a2};
 }
 
-/// df1 and df2 at complex kappa (kappa not in (-inf, -lambda_min]), written with real
-/// arithmetic so the loop vectorises.
-inline DfPair<cplx> df12(const SpectrumView& s, cplx kappa) noexcept {
+/// The same at complex kappa (not in (-inf, -lambda_min]), in real arithmetic so it vectorises.
+template <bool TimesLambda>
+inline SumPair<cplx> power_sums(const SpectrumView& s, cplx kappa) noexcept {
     const double* lam = s.eigenvalues.data();
     const double* w = s.weighted() ? s.weights.data() : nullptr;
     const std::size_t n = s.size();
@@ -94,9 +98,8 @@ inline DfPair<cplx> df12(const SpectrumView& s, cplx kappa) noexcept {
     LINDIFF_SIMD_SUM(r1, i1, r2, i2)
     for (std::size_t i = 0; i < n; ++i) {
         const double x = lam[i] + kr;
-        const double inv = lam[i] / (x * x + ki * ki);
-        const double tr = x * inv;    // Re lam/(lam+kappa)
-        const double ti = -ki * inv;  // Im lam/(lam+kappa)
+        const double inv = (TimesLambda ? lam[i] : 1.0) / (x * x + ki * ki);
+        const double tr = x * inv, ti = -ki * inv;  // a / (lambda + kappa)
         const double wi = w ? w[i] : 1.0;
         r1 += wi * tr;
         i1 += wi * ti;
@@ -104,6 +107,19 @@ inline DfPair<cplx> df12(const SpectrumView& s, cplx kappa) noexcept {
         i2 += wi * (2.0 * tr * ti);
     }
     return {cplx(r1, i1), cplx(r2, i2)};
+}
+
+/// df1 = sum w lambda/(lambda + kappa) and df2 = sum w lambda^2/(lambda + kappa)^2 (real or complex).
+template <class T>
+struct DfPair {
+    T df1;
+    T df2;
+};
+
+template <class T>
+inline DfPair<T> df12(const SpectrumView& s, T kappa) noexcept {
+    const SumPair<T> p = power_sums<true>(s, kappa);
+    return {p.first, p.second};
 }
 
 /// Resolvent sums S1 = sum_nu w_nu / (lambda_nu + kappa) and S2 = sum_nu w_nu / (lambda_nu + kappa)^2.
@@ -115,48 +131,11 @@ struct ResolventSums {
     T s2;
 };
 
-LINDIFF_HD inline ResolventSums<double> resolvent_sums(const SpectrumView& s, double kappa) noexcept {
-    const double* lam = s.eigenvalues.data();
-    const double* w = s.weighted() ? s.weights.data() : nullptr;
-    const std::size_t n = s.size();
-    double a1 = 0, a2 = 0;
-    if (w) {
-        LINDIFF_SIMD_SUM(a1, a2)
-        for (std::size_t i = 0; i < n; ++i) {
-            const double u = 1.0 / (lam[i] + kappa);
-            const double wu = w[i] * u;
-            a1 += wu;
-            a2 += wu * u;
-        }
-    } else {
-        LINDIFF_SIMD_SUM(a1, a2)
-        for (std::size_t i = 0; i < n; ++i) {
-            const double u = 1.0 / (lam[i] + kappa);
-            a1 += u;
-            a2 += u * u;
-        }
-    }
-    return {a1, a2};
-}
-
-inline ResolventSums<cplx> resolvent_sums(const SpectrumView& s, cplx kappa) noexcept {
-    const double* lam = s.eigenvalues.data();
-    const double* w = s.weighted() ? s.weights.data() : nullptr;
-    const std::size_t n = s.size();
-    const double kr = kappa.real(), ki = kappa.imag();
-    double r1 = 0, i1 = 0, r2 = 0, i2 = 0;
-    LINDIFF_SIMD_SUM(r1, i1, r2, i2)
-    for (std::size_t i = 0; i < n; ++i) {
-        const double x = lam[i] + kr;
-        const double inv = 1.0 / (x * x + ki * ki);
-        const double wi = w ? w[i] : 1.0;
-        const double ur = x * inv, ui = -ki * inv;  // 1 / (lambda + kappa)
-        r1 += wi * ur;
-        i1 += wi * ui;
-        r2 += wi * (ur * ur - ui * ui);
-        i2 += wi * (2.0 * ur * ui);
-    }
-    return {cplx(r1, i1), cplx(r2, i2)};
+LINDIFF_HD_ANY_TYPE
+template <class T>
+LINDIFF_HD inline ResolventSums<T> resolvent_sums(const SpectrumView& s, T kappa) noexcept {
+    const SumPair<T> p = power_sums<false>(s, kappa);
+    return {p.first, p.second};
 }
 
 /// S1, S2 and the curvature sum C3 = sum_nu w_nu lambda_nu^2 / (lambda_nu + kappa)^3 at real kappa
