@@ -62,5 +62,6 @@ py::tuple call_kappa_real(Solver&& solver, darray lam, std::optional<darray> w, 
 void register_spectrum(py::module_& m);
 void register_kappa(py::module_& m);
 void register_solvers(py::module_& m);
+void register_sampler(py::module_& m);
 
 }  // namespace lindiff::bind

@@ -16,4 +16,5 @@ PYBIND11_MODULE(_core, m) {
     lindiff::bind::register_spectrum(m);
     lindiff::bind::register_kappa(m);
     lindiff::bind::register_solvers(m);
+    lindiff::bind::register_sampler(m);
 }

@@ -41,10 +41,13 @@ class Schedule:
         if not np.all((b > 0) & (b < 1)):
             bad = b[~((b > 0) & (b < 1))][0]
             raise ValueError(f"beta must lie in (0, 1) (got {bad!r})")
-        log_abar = np.cumsum(np.log1p(-b))
+        abar = np.exp(np.cumsum(np.log1p(-b)))
+        # 1 - abar_t = sum_{s<=t} abar_{s-1} beta_s: positive terms, no cancellation, and
+        # exactly beta_1 at t = 1 (so the last sampler step annihilates C's null space exactly)
+        one_minus = np.cumsum(np.concatenate([[1.0], abar[:-1]]) * b)
         self._beta = self._ro(b.copy())
-        self._abar = self._ro(np.exp(log_abar))
-        self._one_minus_abar = self._ro(-np.expm1(log_abar))  # accurate at small t
+        self._abar = self._ro(abar)
+        self._one_minus_abar = self._ro(one_minus)
         self.name = name or f"Schedule(T={b.size})"
 
     @staticmethod
@@ -98,6 +101,16 @@ class Schedule:
     @property
     def abar(self) -> NDArray[np.float64]:
         return self._abar
+
+    @property
+    def a2(self) -> NDArray[np.float64]:
+        """``a_t^2 = abar_t``."""
+        return self._abar
+
+    @property
+    def b2(self) -> NDArray[np.float64]:
+        """``b_t^2 = 1 - abar_t``, computed without cancellation at small t."""
+        return self._one_minus_abar
 
     @property
     def a(self) -> NDArray[np.float64]:
