@@ -33,6 +33,23 @@ void register_kappa(py::module_& m) {
         "Returns (value, kappa', converged, iterations, residual).");
 
     m.def(
+        "solve_kappa_curves",
+        [](darray lam, std::optional<darray> w, darray N, darray z, double tol, int max_iter) {
+            require(z.ndim() == 2 && N.ndim() == 1 && z.shape(0) == N.size(),
+                    "z must be 2-D with one row per N");
+            const auto n_points = static_cast<std::size_t>(z.shape(1));
+            darray Nc = N;
+            return call_kappa_real(
+                [&](const SpectrumView& s, double, std::span<const double> zz, const KappaOut& o,
+                    const KappaOptions& opt) { solve_kappa_curves(s, span_of(Nc), zz, n_points, o, opt); },
+                std::move(lam), std::move(w), 1.0, std::move(z), tol, max_iter, 0.1);
+        },
+        py::arg("eigenvalues"), py::arg("weights"), py::arg("N"), py::arg("z"), py::arg("tol") = 1e-14,
+        py::arg("max_iter") = 100,
+        "kappa along curves: z has shape (len(N), n_points); continuation along each row.\n"
+        "Returns flat (value, kappa', converged, iterations, residual).");
+
+    m.def(
         "solve_kappa_path",
         [](darray lam, std::optional<darray> w, double N, carray z, double tol, int max_iter) {
             PySpectrum sp(std::move(lam), std::move(w));

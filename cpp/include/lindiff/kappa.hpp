@@ -188,6 +188,16 @@ struct LatticeNode {
     int ok = 0;
 };
 
+/// Cubic Hermite polynomial through (x0, y0, y0') and (x1, y1, y1') evaluated at x (also
+/// outside [x0, x1]: used as a predictor).
+LINDIFF_HD inline double hermite_cubic(double x0, double y0, double m0, double x1, double y1, double m1,
+                                       double x) noexcept {
+    const double h = x1 - x0;
+    const double t = (x - x0) / h;
+    const double t2 = t * t, t3 = t2 * t;
+    return (2 * t3 - 3 * t2 + 1) * y0 + (t3 - 2 * t2 + t) * h * m0 + (-2 * t3 + 3 * t2) * y1 + (t3 - t2) * h * m1;
+}
+
 LINDIFF_HD inline std::int64_t lattice_index(double z, double h) {
     return static_cast<std::int64_t>(std::floor(std::log(z) / h));
 }
@@ -206,12 +216,7 @@ struct LatticeView {
         const LatticeNode& A = table[k];
         const LatticeNode& B = table[k + 1];
         if (!A.ok || !B.ok) return NAN;
-        const double dx = B.lnz - A.lnz;
-        const double t = (std::log(z) - A.lnz) / dx;
-        const double t2 = t * t, t3 = t2 * t;
-        const double h00 = 2 * t3 - 3 * t2 + 1, h10 = t3 - 2 * t2 + t;
-        const double h01 = -2 * t3 + 3 * t2, h11 = t3 - t2;
-        return std::exp(h00 * A.lnkappa + h10 * dx * A.slope + h01 * B.lnkappa + h11 * dx * B.slope);
+        return std::exp(hermite_cubic(A.lnz, A.lnkappa, A.slope, B.lnz, B.lnkappa, B.slope, std::log(z)));
     }
 };
 
@@ -312,6 +317,44 @@ inline void solve_kappa_real(const SpectrumView& s, double N, std::span<const do
     for (std::int64_t i = 0; i < np; ++i)
         solve_kappa_real_batch_point(s, N, k0, lat, z[i], opt, &out.value_re[i], &out.deriv_re[i],
                                      &out.converged[i], &out.iterations[i], &out.residual[i]);
+}
+
+/// Several curves z_j(t) at once (row j of a row-major n_curves x n_points array, each with its
+/// own N_j).  Along a curve every point starts from a predictor built from its predecessors:
+/// the cubic Hermite extrapolation in (ln z, ln kappa) through the last two solutions (first
+/// order from one), so a smooth curve (z_t over diffusion times) costs about one spectrum pass
+/// per point and needs no lattice.  Curves run in parallel; a curve's values do not depend on
+/// the number of threads.
+inline void solve_kappa_curves(const SpectrumView& s, std::span<const double> N, std::span<const double> z,
+                               std::size_t n_points, const KappaOut& out, const KappaOptions& opt = {}) {
+    require(n_points > 0 && z.size() == N.size() * n_points, "z must have shape (len(N), n_points)");
+    for (double n : N) check_N(n);
+    check_kappa_real_args(N.empty() ? 1.0 : N[0], z, opt);
+    std::vector<double> k0(N.size());
+    for (std::size_t j = 0; j < N.size(); ++j) k0[j] = kappa0(s, N[j]);
+    const std::int64_t nc = static_cast<std::int64_t>(N.size());
+#pragma omp parallel for schedule(dynamic, 1)
+    for (std::int64_t j = 0; j < nc; ++j) {
+        // (ln z, ln kappa, d ln kappa / d ln z) of the last two converged points
+        double x1 = NAN, y1 = NAN, m1 = NAN, x0 = NAN, y0 = NAN, m0 = NAN;
+        for (std::size_t t = 0; t < n_points; ++t) {
+            const std::size_t i = static_cast<std::size_t>(j) * n_points + t;
+            const double x = std::log(z[i]);
+            double guess = NAN;
+            if (std::isfinite(x0) && x1 != x0) guess = std::exp(hermite_cubic(x0, y0, m0, x1, y1, m1, x));
+            else if (std::isfinite(x1)) guess = std::exp(y1 + m1 * (x - x1));
+            const RootResult<double> r = solve_kappa_real_point(s, N[j], k0[j], z[i], guess, opt);
+            out.value_re[i] = r.x;
+            out.deriv_re[i] = 1.0 / r.df;
+            out.converged[i] = r.converged() ? 1 : 0;
+            out.iterations[i] = r.iterations;
+            out.residual[i] = r.residual;
+            if (r.converged() && r.x > 0) {
+                x0 = x1; y0 = y1; m0 = m1;
+                x1 = x; y1 = std::log(r.x); m1 = z[i] / (r.df * r.x);
+            }
+        }
+    }
 }
 
 namespace detail {

@@ -6,6 +6,8 @@ Everything here takes a :class:`lindiff.Spectrum` (a power law or the user's own
 
 from __future__ import annotations
 
+from .laws import kl_law, kl_marchenko_pastur, kl_wishart
 from .sampler import SAMPLERS, sampler_gamma, sampler_sigma2
+from .static import de_resolvent, static_losses
 
-__all__ = ["SAMPLERS", "sampler_gamma", "sampler_sigma2"]
+__all__ = ["SAMPLERS", "de_resolvent", "kl_law", "kl_marchenko_pastur", "kl_wishart", "sampler_gamma", "sampler_sigma2", "static_losses"]
