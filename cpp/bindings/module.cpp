@@ -17,4 +17,5 @@ PYBIND11_MODULE(_core, m) {
     lindiff::bind::register_kappa(m);
     lindiff::bind::register_solvers(m);
     lindiff::bind::register_sampler(m);
+    lindiff::bind::register_contour(m);
 }

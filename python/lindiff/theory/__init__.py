@@ -6,8 +6,26 @@ Everything here takes a :class:`lindiff.Spectrum` (a power law or the user's own
 
 from __future__ import annotations
 
+from .gradflow import gradflow_losses, optimal_stopping
+from .kl import kl, kl_population
 from .laws import kl_law, kl_marchenko_pastur, kl_wishart
+from .measure import DeMeasure, de_measure
 from .sampler import SAMPLERS, sampler_gamma, sampler_sigma2
 from .static import de_resolvent, static_losses
 
-__all__ = ["SAMPLERS", "de_resolvent", "kl_law", "kl_marchenko_pastur", "kl_wishart", "sampler_gamma", "sampler_sigma2", "static_losses"]
+__all__ = [
+    "SAMPLERS",
+    "DeMeasure",
+    "de_measure",
+    "de_resolvent",
+    "gradflow_losses",
+    "kl",
+    "kl_law",
+    "kl_marchenko_pastur",
+    "kl_population",
+    "kl_wishart",
+    "optimal_stopping",
+    "sampler_gamma",
+    "sampler_sigma2",
+    "static_losses",
+]

@@ -1,0 +1,86 @@
+// Quadrature rules of the DE spectral measures, and loss integrals over them.
+#include <pybind11/stl.h>
+
+#include <lindiff/contour.hpp>
+#include <lindiff/sampler.hpp>
+
+#include "common.hpp"
+
+namespace lindiff::bind {
+
+namespace {
+
+py::array_t<cplx> to_array(const std::vector<cplx>& v) {
+    py::array_t<cplx> a(static_cast<py::ssize_t>(v.size()));
+    std::copy(v.begin(), v.end(), a.mutable_data());
+    return a;
+}
+
+}  // namespace
+
+void register_contour(py::module_& m) {
+    m.def(
+        "de_measure",
+        [](darray lam, std::optional<darray> w, double N, double tol, int m_min, int m_max,
+           double height_max) {
+            PySpectrum sp(std::move(lam), std::move(w));
+            MeasureOptions opt;
+            opt.tol = tol;
+            opt.m_min = m_min;
+            opt.m_max = m_max;
+            opt.height_max = height_max;
+            DeMeasure r;
+            {
+                py::gil_scoped_release release;
+                r = de_measure(sp.view, N, opt);
+            }
+            py::dict d;
+            d["nodes"] = to_array(r.nodes);
+            d["w_rho"] = to_array(r.w_rho);
+            d["w_sigma"] = to_array(r.w_sigma);
+            d["w_sinv"] = to_array(r.w_sinv);
+            d["atom_rho"] = r.atom_rho;
+            d["atom_sigma"] = r.atom_sigma;
+            d["atom_sinv"] = r.atom_sinv;
+            d["s_lo"] = r.s_lo;
+            d["s_hi"] = r.s_hi;
+            d["kappa0"] = r.kappa0;
+            d["error"] = r.error;
+            d["kappa_failures"] = r.kappa_failures;
+            d["converged"] = r.converged;
+            d["message"] = r.message;
+            return d;
+        },
+        py::arg("eigenvalues"), py::arg("weights"), py::arg("N"), py::arg("tol") = 1e-11,
+        py::arg("m_min") = 64, py::arg("m_max") = 16384, py::arg("height_max") = 1.0,
+        "Quadrature rule (nodes, complex weights, atoms at 0) of the DE measures of C.");
+
+    m.def(
+        "de_losses",
+        [](carray nodes, carray w_rho, carray w_sigma, double atom_rho, double atom_sigma, darray a2,
+           darray b2, double c, darray eta_tau, double gd_eta, py::array_t<std::int64_t> t_idx) {
+            require(w_rho.size() == nodes.size() && w_sigma.size() == nodes.size(),
+                    "nodes and weights must have the same length");
+            require(a2.size() == b2.size(), "a2 and b2 must have the same length");
+            for (std::int64_t i = 0; i < t_idx.size(); ++i)
+                require(t_idx.data()[i] >= 0 && t_idx.data()[i] < a2.size(), "t index out of range");
+            MeasureView mu{span_of(nodes), span_of(w_rho), span_of(w_sigma), {}, atom_rho, atom_sigma, 0.0};
+            ScheduleView sch{span_of(a2), span_of(a2), span_of(b2), span_of(a2)};  // beta, sigma2 unused
+            const auto ne = static_cast<py::ssize_t>(eta_tau.size()), nt = static_cast<py::ssize_t>(t_idx.size());
+            py::array_t<double> test({ne, nt}), train({ne, nt});
+            double imag = 0;
+            {
+                py::gil_scoped_release release;
+                de_losses(mu, sch, c, span_of(eta_tau), gd_eta,
+                          {t_idx.data(), static_cast<std::size_t>(t_idx.size())},
+                          {test.mutable_data(), static_cast<std::size_t>(test.size())},
+                          {train.mutable_data(), static_cast<std::size_t>(train.size())}, imag);
+            }
+            return py::make_tuple(test, train, imag);
+        },
+        py::arg("nodes"), py::arg("w_rho"), py::arg("w_sigma"), py::arg("atom_rho"), py::arg("atom_sigma"),
+        py::arg("a2"), py::arg("b2"), py::arg("c"), py::arg("eta_tau"), py::arg("gd_eta"), py::arg("t_idx"),
+        "Gradient-flow test/train losses (n_eta, n_t) from a quadrature rule; returns (test, train, max |Im|).");
+}
+
+}  // namespace lindiff::bind

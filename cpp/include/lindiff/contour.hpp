@@ -1,0 +1,250 @@
+// lindiff kernel: quadrature rules for the deterministic-equivalent spectral measures of C.
+//
+// The DE theory gives the Stieltjes transforms (z > 0 or complex, R = (C + z)^-1):
+//   rho        (1/d) Tr R          = kappa S1 / (z d)
+//   rho_Sigma  (1/d) Tr Sigma R    = (N/d) (kappa/z - 1)
+//   rho_Sinv   (1/d) Tr Sigma^-1 R = (sum_nu w/lambda - S1) / (z d)
+// with S1 = sum w/(lambda + kappa) = N (z - kappa (1 - d/N)) / kappa^2 from the fixed point.
+// For f analytic near the continuous support [s_lo, s_hi] of a measure mu with Stieltjes
+// transform m(w) = int dmu(s)/(s - w) = G(-w),
+//   int f dmu_cont = -(1 / 2 pi i) oint f(w) m(w) dw      (counter-clockwise contour).
+// The contour is an ellipse in u = ln w around [ln s_lo, ln s_hi] (a Bernstein ellipse, so the
+// periodic trapezoidal rule converges geometrically); in ln w the point w = 0, where N < d puts
+// atoms, is at -infinity, far outside.  The atoms are returned separately:
+//   rho{0} = 1 - N/d, rho_Sigma{0} = (N/d) kappa0, rho_Sinv{0} = (kappa0/d) sum w/(lambda (lambda + kappa0)).
+// Sum rules and the Stieltjes transform at real test points check the rule; the number of nodes
+// doubles until they hold to `tol`.
+#pragma once
+
+#include <algorithm>
+#include <numbers>
+#include <vector>
+
+#include "kappa.hpp"
+#include "sampler.hpp"
+
+namespace lindiff {
+
+struct MeasureOptions {
+    int m_min = 64;
+    int m_max = 16384;
+    double tol = 1e-11;        // relative accuracy asked of the sum rules and test transforms
+    double height_max = 1.0;   // max |Im ln w| of the contour (radians)
+    double rho_max = 3.0;      // max Bernstein parameter
+    double edge_factor = 2.0;  // the contour crosses the real axis at s_lo / f and s_hi * f
+};
+
+/// A quadrature rule: int f d(measure) ~= atom * f(0) + sum_j weight_j f(node_j).
+struct DeMeasure {
+    std::vector<cplx> nodes;                 // points w_j of the s-plane (eigenvalues of C)
+    std::vector<cplx> w_rho, w_sigma, w_sinv;  // complex weights of the three measures
+    double atom_rho = 0, atom_sigma = 0, atom_sinv = 0;
+    double s_lo = 0, s_hi = 0;               // edges of the continuous support
+    double kappa0 = 0;
+    double mass_rho = 0, mass_sigma = 0, mass_sinv = 0, mean_rho = 0;  // exact totals (atoms incl.)
+    double error = NAN;                      // worst relative error of the checks
+    int kappa_failures = 0;
+    bool converged = false;
+    std::string message;
+};
+
+namespace detail {
+
+/// Root of df2(kappa) = N on (lo, hi) where df2 is monotone (bisection; robust near poles).
+inline double df2_root(const SpectrumView& s, double N, double lo, double hi, bool increasing) {
+    for (int it = 0; it < 400; ++it) {
+        const double mid = 0.5 * (lo + hi);
+        if (!(mid > lo && mid < hi)) break;
+        const double v = df12(s, mid).df2 - N;
+        if ((v > 0) == increasing) hi = mid; else lo = mid;
+    }
+    return 0.5 * (lo + hi);
+}
+
+inline double z_of_kappa(const SpectrumView& s, double N, double k) {
+    return k * (1.0 - df12(s, k).df1 / N);
+}
+
+}  // namespace detail
+
+/// Edges [s_lo, s_hi] of the continuous DE support (the extrema of z(kappa) on the real axis,
+/// where df2(kappa*) = N).  Needs N != d (at N = d the support touches 0: a hard edge).
+inline std::pair<double, double> de_support_edges(const SpectrumView& s, double N, double k0) {
+    const double lmin = s.lambda_min, lmax = s.lambda_max;
+    // lower edge: kappa* in (-lambda_min, 0) for N > d, in (0, kappa0) for N < d; df2 decreasing
+    const double lo_a = N > s.d ? -lmin : 0.0, lo_b = N > s.d ? 0.0 : k0;
+    const double k_lo = detail::df2_root(s, N, lo_a, lo_b, false);
+    // upper edge: kappa* in (-lambda_max (1 + sqrt(d/N)), -lambda_max); df2 increasing
+    const double k_hi = detail::df2_root(s, N, -lmax * (1.0 + std::sqrt(s.d / N)) - lmax * 1e-12, -lmax, true);
+    return {-detail::z_of_kappa(s, N, k_lo), -detail::z_of_kappa(s, N, k_hi)};
+}
+
+/// Build the quadrature rule of the DE measures of C for N samples.
+inline DeMeasure de_measure(const SpectrumView& s, double N, const MeasureOptions& opt = {}) {
+    check_N(N);
+    require(std::abs(N - s.d) > 1e-9 * s.d,
+            "N must differ from d for the contour method (at N = d the support of C's spectrum "
+            "touches 0: a hard edge)");
+    require(opt.m_min >= 8 && opt.m_max >= opt.m_min, "m_min must be >= 8 and <= m_max");
+    DeMeasure out;
+    const double k0 = kappa0(s, N);
+    out.kappa0 = k0;
+    double sum_inv = 0, sum_inv_k0 = 0;  // sum w / lambda, sum w / (lambda (lambda + kappa0))
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        const double w = s.weighted() ? s.weights[i] : 1.0, l = s.eigenvalues[i];
+        sum_inv += w / l;
+        sum_inv_k0 += w / (l * (l + k0));
+    }
+    const double d = s.d;
+    out.atom_rho = N < d ? 1.0 - N / d : 0.0;
+    out.atom_sigma = N < d ? (N / d) * k0 : 0.0;
+    out.atom_sinv = N < d ? (k0 / d) * sum_inv_k0 : 0.0;
+    out.mass_rho = 1.0;
+    out.mass_sigma = s.trace / d;
+    out.mass_sinv = sum_inv / d;
+    out.mean_rho = s.trace / d;
+    const auto [slo, shi] = de_support_edges(s, N, k0);
+    out.s_lo = slo;
+    out.s_hi = shi;
+
+    // Bernstein ellipse in u = ln w around [ln s_lo - ln f, ln s_hi + ln f]
+    const double f = opt.edge_factor;
+    const double ua = std::log(slo) - std::log(f), ub = std::log(shi) + std::log(f);
+    const double uc = 0.5 * (ua + ub), L = 0.5 * (ub - ua);
+    // B = L (rho - 1/rho) / 2 <= height_max
+    const double x = opt.height_max / L;  // (rho - 1/rho) / 2 <= x
+    const double rho = std::min(opt.rho_max, x + std::sqrt(x * x + 1.0));
+    // semi-axes with foci at the interval ends: A = L (rho + 1/rho)/2, B = L (rho - 1/rho)/2
+    const double A = 0.5 * L * (rho + 1.0 / rho);
+    const double B = 0.5 * L * (rho - 1.0 / rho);
+
+    // real test points for the Stieltjes transform: G(z0) = int dmu/(s + z0)
+    const double ztest[3] = {slo, std::sqrt(slo * shi), shi};
+    double g_ref[3], h_ref[3], ginv_ref[3];
+    for (int k = 0; k < 3; ++k) {
+        const RootResult<double> r = solve_kappa_real_point(s, N, k0, ztest[k], NAN, KappaOptions{1e-15, 300, 0.1});
+        const double kap = r.x;
+        const double S1 = N * (ztest[k] - kap * (1.0 - d / N)) / (kap * kap);
+        g_ref[k] = kap * S1 / (ztest[k] * d);
+        h_ref[k] = (N / d) * (kap / ztest[k] - 1.0);
+        ginv_ref[k] = (sum_inv - S1) / (ztest[k] * d);
+    }
+
+    for (int M = opt.m_min; M <= opt.m_max; M *= 2) {
+        std::vector<cplx> z(M), w(M), du(M);
+        for (int j = 0; j < M; ++j) {
+            const double th = 2.0 * std::numbers::pi * j / M;
+            w[j] = std::exp(cplx(uc + A * std::cos(th), B * std::sin(th)));
+            du[j] = cplx(-A * std::sin(th), B * std::cos(th));  // du / dtheta
+            z[j] = -w[j];
+        }
+        std::vector<double> vr(M), vi(M), dr(M), di(M), res(M);
+        std::vector<std::uint8_t> conv(M);
+        std::vector<std::int32_t> its(M);
+        KappaOut kout{vr, vi, dr, di, conv, its, res};
+        solve_kappa_path(s, N, z, kout, KappaOptions{1e-14, 100, 0.1});
+        int failures = 0;
+        out.nodes.assign(M, cplx(0));
+        out.w_rho.assign(M, cplx(0));
+        out.w_sigma.assign(M, cplx(0));
+        out.w_sinv.assign(M, cplx(0));
+        for (int j = 0; j < M; ++j) {
+            if (!conv[j]) { ++failures; continue; }
+            const cplx kap(vr[j], vi[j]);
+            const cplx zz = z[j];
+            const cplx S1 = N * (zz - kap * (1.0 - d / N)) / (kap * kap);
+            const cplx g = kap * S1 / (zz * d);
+            const cplx h = (N / d) * (kap / zz - 1.0);
+            const cplx ginv = (sum_inv - S1) / (zz * d);
+            // weight = -(1/2 pi i) m(w) dw/dtheta (2 pi / M) = (i / M) m(w) w u'(theta)
+            const cplx fac = cplx(0, 1.0 / M) * w[j] * du[j];
+            out.nodes[j] = w[j];
+            out.w_rho[j] = fac * g;
+            out.w_sigma[j] = fac * h;
+            out.w_sinv[j] = fac * ginv;
+        }
+        out.kappa_failures = failures;
+        // checks: masses, mean, and the transforms at the real test points
+        cplx m_rho = 0, m_sig = 0, m_sinv = 0, mean = 0;
+        cplx tg[3] = {0, 0, 0}, th[3] = {0, 0, 0}, tinv[3] = {0, 0, 0};
+        for (int j = 0; j < M; ++j) {
+            m_rho += out.w_rho[j];
+            m_sig += out.w_sigma[j];
+            m_sinv += out.w_sinv[j];
+            mean += out.w_rho[j] * out.nodes[j];
+            for (int k = 0; k < 3; ++k) {
+                const cplx r = 1.0 / (out.nodes[j] + ztest[k]);
+                tg[k] += out.w_rho[j] * r;
+                th[k] += out.w_sigma[j] * r;
+                tinv[k] += out.w_sinv[j] * r;
+            }
+        }
+        auto rel = [](cplx got, double want) { return std::abs(got - want) / std::max(std::abs(want), 1e-300); };
+        double err = 0;
+        err = std::max(err, rel(m_rho + out.atom_rho, out.mass_rho));
+        err = std::max(err, rel(m_sig + out.atom_sigma, out.mass_sigma));
+        err = std::max(err, rel(m_sinv + out.atom_sinv, out.mass_sinv));
+        err = std::max(err, rel(mean, out.mean_rho));
+        for (int k = 0; k < 3; ++k) {
+            err = std::max(err, rel(tg[k] + out.atom_rho / ztest[k], g_ref[k]));
+            err = std::max(err, rel(th[k] + out.atom_sigma / ztest[k], h_ref[k]));
+            err = std::max(err, rel(tinv[k] + out.atom_sinv / ztest[k], ginv_ref[k]));
+        }
+        out.error = err;
+        if (failures == 0 && err <= opt.tol) {
+            out.converged = true;
+            out.message = "converged";
+            return out;
+        }
+    }
+    out.message = out.kappa_failures ? "kappa continuation failed on the contour" : "node limit reached";
+    return out;
+}
+
+/// Non-owning view of a quadrature rule (e.g. arrays handed back from Python).
+struct MeasureView {
+    std::span<const cplx> nodes, w_rho, w_sigma, w_sinv;
+    double atom_rho = 0, atom_sigma = 0, atom_sinv = 0;
+};
+
+/// Gradient-flow (or GD, or minimiser) test and train losses per dimension at times t_idx
+/// (0-based) and training times eta_tau, spec §3:
+///   L_test = int F1 drho + int F2 drho_Sigma,  L_train = int (F1 + s F2) drho,
+///   F1 = (1 - b^2 phi)^2, F2 = a^2 b^2 phi^2, phi = phi_t(s) at m = a^2 s + b^2 + c.
+/// Outputs are row-major (n_eta, n_t); `imag` gets the largest |Im| of the integrals (a check).
+inline void de_losses(const MeasureView& mu, const ScheduleView& sch, double c,
+                      std::span<const double> eta_tau, double gd_eta, std::span<const std::int64_t> t_idx,
+                      std::span<double> test, std::span<double> train, double& imag) {
+    const std::int64_t ne = static_cast<std::int64_t>(eta_tau.size()), nt = static_cast<std::int64_t>(t_idx.size());
+    const std::size_t M = mu.nodes.size();
+    double worst = 0;
+#pragma omp parallel for collapse(2) schedule(static) reduction(max : worst)
+    for (std::int64_t e = 0; e < ne; ++e) {
+        for (std::int64_t k = 0; k < nt; ++k) {
+            const std::size_t t = static_cast<std::size_t>(t_idx[k]);
+            const TrainingTime tt{eta_tau[e], gd_eta};
+            const double a2 = sch.a2[t], b2 = sch.b2[t];
+            cplx lt = 0, ltr = 0;
+            for (std::size_t j = 0; j < M; ++j) {
+                const cplx sj = mu.nodes[j];
+                const cplx m = a2 * sj + (b2 + c);
+                const cplx phi = phi_of(m, tt);
+                const cplx one = cplx(1) - b2 * phi;
+                const cplx F1 = one * one, F2 = a2 * b2 * phi * phi;
+                lt += mu.w_rho[j] * F1 + mu.w_sigma[j] * F2;
+                ltr += mu.w_rho[j] * (F1 + sj * F2);
+            }
+            // atoms at s = 0
+            const double phi0 = phi_of(b2 + c, tt);
+            const double one0 = 1.0 - b2 * phi0;
+            lt += mu.atom_rho * one0 * one0 + mu.atom_sigma * a2 * b2 * phi0 * phi0;
+            ltr += mu.atom_rho * one0 * one0;
+            test[e * nt + k] = lt.real();
+            train[e * nt + k] = ltr.real();
+            worst = std::max(worst, std::max(std::abs(lt.imag()), std::abs(ltr.imag())));
+        }
+    }
+    imag = worst;
+}
+
+}  // namespace lindiff
