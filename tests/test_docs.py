@@ -8,7 +8,7 @@ import importlib
 import pytest
 
 MODULES = ["lindiff", "lindiff.spectrum", "lindiff.schedule", "lindiff.kappa", "lindiff.solvers",
-           "lindiff.reference", "lindiff.selftest", "lindiff.backends"]
+           "lindiff.reference", "lindiff.selftest", "lindiff.backends", "lindiff.theory.laws", "lindiff.exact"]
 
 
 @pytest.mark.parametrize("name", MODULES)
