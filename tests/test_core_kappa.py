@@ -16,12 +16,16 @@ def test_module_metadata() -> None:
 def test_solve_kappa_real_raw() -> None:
     lam = np.array([2.0, 1.0, 0.5])
     z = np.array([0.1, 1.0, 10.0])
-    val, der, conv, its, res = _core.solve_kappa_real(lam, None, 2.0, z)
+    val, der, conv, its, res, sums = _core.solve_kappa_real(lam, None, 2.0, z)
+    s1, df1, df2, e12 = sums.T
     assert val.dtype == np.float64 and conv.dtype == np.bool_ and its.dtype == np.int32
-    assert val.shape == der.shape == conv.shape == its.shape == res.shape == (3,)
+    assert val.shape == der.shape == conv.shape == its.shape == res.shape == df1.shape == (3,)
+    np.testing.assert_allclose(df1, [np.sum(lam / (lam + k)) for k in val], rtol=1e-14)
+    np.testing.assert_allclose(df2, [np.sum(lam**2 / (lam + k) ** 2) for k in val], rtol=1e-14)
+    np.testing.assert_allclose(s1, [np.sum(1 / (lam + k)) for k in val], rtol=1e-14)
+    np.testing.assert_allclose(e12, [np.sum(lam / (lam + k) ** 2) for k in val], rtol=1e-14)
     assert conv.all() and np.all(res <= 1e-14)
     # the equation holds
-    df1 = np.array([np.sum(lam / (lam + k)) for k in val])
     np.testing.assert_allclose(val * (1 - df1 / 2.0), z, rtol=1e-13)
     assert _core.kappa0(lam, None, 2.0) > 0 and _core.kappa0(lam, None, 3.0) == 0.0
 

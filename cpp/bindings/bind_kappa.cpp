@@ -30,7 +30,7 @@ void register_kappa(py::module_& m) {
         py::arg("eigenvalues"), py::arg("weights"), py::arg("N"), py::arg("z"),
         py::arg("tol") = 1e-14, py::arg("max_iter") = 100, py::arg("lattice_h") = 0.1,
         "Physical root kappa >= max(z, kappa0) for each real z > 0 (flat array).\n"
-        "Returns (value, kappa', converged, iterations, residual).");
+        "Returns (value, kappa', converged, iterations, residual, sums) with sums (n, 4) = S1, df1, df2, e12.");
 
     m.def(
         "solve_kappa_curves",
@@ -47,7 +47,7 @@ void register_kappa(py::module_& m) {
         py::arg("eigenvalues"), py::arg("weights"), py::arg("N"), py::arg("z"), py::arg("tol") = 1e-14,
         py::arg("max_iter") = 100,
         "kappa along curves: z has shape (len(N), n_points); continuation along each row.\n"
-        "Returns flat (value, kappa', converged, iterations, residual).");
+        "Returns flat (value, kappa', converged, iterations, residual, sums (n, 4)).");
 
     m.def(
         "solve_kappa_path",

@@ -39,24 +39,24 @@ struct PySpectrum {
 };
 
 /// Call a real-z kappa batch solver (CPU or GPU: same signature) on numpy arrays and return
-/// (value, kappa', converged, iterations, residual).
+/// (value, kappa', converged, iterations, residual, sums (n x 4: S1, df1, df2, e12)).
 template <class Solver>
 py::tuple call_kappa_real(Solver&& solver, darray lam, std::optional<darray> w, double N, darray z,
                           double tol, int max_iter, double lattice_h) {
     PySpectrum sp(std::move(lam), std::move(w));
     const auto n = static_cast<py::ssize_t>(z.size());
-    py::array_t<double> value(n), deriv(n), residual(n);
+    py::array_t<double> value(n), deriv(n), residual(n), sums({n, py::ssize_t(4)});
     py::array_t<bool> converged(n);
     py::array_t<std::int32_t> iterations(n);
     KappaOut out{mut_span(value), {}, mut_span(deriv), {},
                  {reinterpret_cast<std::uint8_t*>(converged.mutable_data()), static_cast<std::size_t>(n)},
-                 mut_span(iterations), mut_span(residual)};
+                 mut_span(iterations), mut_span(residual), mut_span(sums)};
     KappaOptions opt{tol, max_iter, lattice_h};
     {
         py::gil_scoped_release release;
         solver(sp.view, N, span_of(z), out, opt);
     }
-    return py::make_tuple(value, deriv, converged, iterations, residual);
+    return py::make_tuple(value, deriv, converged, iterations, residual, sums);
 }
 
 void register_spectrum(py::module_& m);

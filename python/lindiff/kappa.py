@@ -37,7 +37,12 @@ class KappaResult(DiagnosticsMixin):
         Newton iterations (function evaluations) per point, continuation sub-steps included.
     residual : ndarray
         Relative residual of the undamped equation at the returned kappa,
-        ``|z - kappa (1 - df1/N)| / (|z| + |kappa| + |kappa df1| / N)`` (a backward error).
+        ``|F| / (|z| + |kappa (1 - d/N)| + kappa^2 |S1| / N)`` with F = kappa (1 - df1/N) - z
+        (a backward error); where the last Newton step was certified without evaluating F at the
+        returned kappa, a rigorous Taylor upper bound on it.
+    df1, df2 : ndarray
+        df1(kappa), df2(kappa) at the solution, as direct spectral sums (accurate also where
+        N (1 - z/kappa) would cancel, e.g. N >> d).
     kappa0 : float
         0 for N >= d, else the root of df1(kappa0) = N (the lower end of the physical branch).
     z, N, d, tol : the problem and the tolerance.
@@ -48,6 +53,8 @@ class KappaResult(DiagnosticsMixin):
     converged: NDArray[np.bool_]
     iterations: NDArray[np.int32]
     residual: NDArray[np.float64]
+    df1: NDArray[Any]
+    df2: NDArray[Any]
     kappa0: float
     z: NDArray[Any]
     N: float
@@ -181,6 +188,11 @@ def kappa(
         val, der, conv, its, res = _core.solve_kappa_path(
             *spectrum._core_args(), N, zc.ravel(), tol=tol, max_iter=max_iter
         )
+        ok = np.isfinite(val)
+        df1 = np.full(val.shape, np.nan + 0j)
+        df2 = df1.copy()
+        if ok.any():
+            df1[ok], df2[ok] = spectrum._df12(val[ok])
         zout = zc
         resolve_backend(backend)  # validates the name; the continuation is sequential: CPU
         which = "cpu"
@@ -195,7 +207,9 @@ def kappa(
             )
         which = resolve_backend(backend, work=float(zr.size) * len(spectrum))
         solver = _core.solve_kappa_real if which == "cpu" else _cuda_module().solve_kappa_real  # type: ignore[union-attr]
-        val, der, conv, its, res = solver(*spectrum._core_args(), N, zr.ravel(), tol=tol, max_iter=max_iter)
+        val, der, conv, its, res, sums = solver(*spectrum._core_args(), N, zr.ravel(), tol=tol,
+                                                max_iter=max_iter)
+        df1, df2 = sums[:, 1].copy(), sums[:, 2].copy()
         zout = zr
     shape = zarr.shape
     result = KappaResult(
@@ -204,6 +218,8 @@ def kappa(
         converged=conv.reshape(shape),
         iterations=its.reshape(shape),
         residual=res.reshape(shape),
+        df1=df1.reshape(shape),
+        df2=df2.reshape(shape),
         kappa0=float(_core.kappa0(*spectrum._core_args(), N)),
         z=zout,
         N=N,

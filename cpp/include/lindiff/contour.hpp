@@ -1,10 +1,10 @@
 // lindiff kernel: quadrature rules for the deterministic-equivalent spectral measures of C.
 //
 // The DE theory gives the Stieltjes transforms (z > 0 or complex, R = (C + z)^-1):
-//   rho        (1/d) Tr R          = kappa S1 / (z d)
-//   rho_Sigma  (1/d) Tr Sigma R    = (N/d) (kappa/z - 1)
-//   rho_Sinv   (1/d) Tr Sigma^-1 R = (sum_nu w/lambda - S1) / (z d)
-// with S1 = sum w/(lambda + kappa) = N (z - kappa (1 - d/N)) / kappa^2 from the fixed point.
+//   rho        (1/d) Tr R          = kappa S1 / (z d),      S1 = sum w/(lambda + kappa)
+//   rho_Sigma  (1/d) Tr Sigma R    = kappa df1 / (z d)      (= (N/d)(kappa/z - 1))
+//   rho_Sinv   (1/d) Tr Sigma^-1 R = kappa sum w/(lambda (lambda + kappa)) / (z d)
+// all evaluated as direct sums at kappa (forms derived from the fixed point cancel for N >> d).
 // For f analytic near the continuous support [s_lo, s_hi] of a measure mu with Stieltjes
 // transform m(w) = int dmu(s)/(s - w) = G(-w),
 //   int f dmu_cont = -(1 / 2 pi i) oint f(w) m(w) dw      (counter-clockwise contour).
@@ -17,6 +17,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <numbers>
 #include <vector>
 
@@ -65,6 +66,23 @@ inline double z_of_kappa(const SpectrumView& s, double N, double k) {
     return k * (1.0 - df12(s, k).df1 / N);
 }
 
+}  // namespace detail
+
+namespace detail {
+/// The three Stieltjes transforms at z from kappa(z), with direct sums (no cancellation):
+/// G = kappa S1 / (z d), H = kappa df1 / (z d), Ginv = kappa sum w / (lambda (lambda + kappa)) / (z d).
+template <class T>
+inline std::array<T, 3> de_transforms(const SpectrumView& s, T z, T kappa) {
+    const SumPair<T> r0 = power_sums<false>(s, kappa);
+    const SumPair<T> r1 = power_sums<true>(s, kappa);
+    T inv = 0;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        const double l = s.eigenvalues[i];
+        inv += (s.weighted() ? s.weights[i] : 1.0) / (l * (l + kappa));
+    }
+    const T f = kappa / (z * s.d);
+    return {f * r0.first, f * r1.first, f * inv};
+}
 }  // namespace detail
 
 /// Edges [s_lo, s_hi] of the continuous DE support (the extrema of z(kappa) on the real axis,
@@ -122,12 +140,11 @@ inline DeMeasure de_measure(const SpectrumView& s, double N, const MeasureOption
     const double ztest[3] = {slo, std::sqrt(slo * shi), shi};
     double g_ref[3], h_ref[3], ginv_ref[3];
     for (int k = 0; k < 3; ++k) {
-        const RootResult<double> r = solve_kappa_real_point(s, N, k0, ztest[k], NAN, KappaOptions{1e-15, 300, 0.1});
-        const double kap = r.x;
-        const double S1 = N * (ztest[k] - kap * (1.0 - d / N)) / (kap * kap);
-        g_ref[k] = kap * S1 / (ztest[k] * d);
-        h_ref[k] = (N / d) * (kap / ztest[k] - 1.0);
-        ginv_ref[k] = (sum_inv - S1) / (ztest[k] * d);
+        const RootResult<double> r = solve_kappa_real_point(s, N, k0, ztest[k], NAN, KappaOptions{1e-15, 300, 0.1}).root;
+        const auto tr = detail::de_transforms<double>(s, ztest[k], r.x);
+        g_ref[k] = tr[0];
+        h_ref[k] = tr[1];
+        ginv_ref[k] = tr[2];
     }
 
     for (int M = opt.m_min; M <= opt.m_max; M *= 2) {
@@ -152,10 +169,7 @@ inline DeMeasure de_measure(const SpectrumView& s, double N, const MeasureOption
             if (!conv[j]) { ++failures; continue; }
             const cplx kap(vr[j], vi[j]);
             const cplx zz = z[j];
-            const cplx S1 = N * (zz - kap * (1.0 - d / N)) / (kap * kap);
-            const cplx g = kap * S1 / (zz * d);
-            const cplx h = (N / d) * (kap / zz - 1.0);
-            const cplx ginv = (sum_inv - S1) / (zz * d);
+            const auto [g, h, ginv] = detail::de_transforms<cplx>(s, zz, kap);
             // weight = -(1/2 pi i) m(w) dw/dtheta (2 pi / M) = (i / M) m(w) w u'(theta)
             const cplx fac = cplx(0, 1.0 / M) * w[j] * du[j];
             out.nodes[j] = w[j];

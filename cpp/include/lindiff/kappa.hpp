@@ -42,6 +42,17 @@ struct KappaOut {
     std::span<std::uint8_t> converged;
     std::span<std::int32_t> iterations;
     std::span<double> residual;         // relative residual of the undamped equation
+    std::span<double> sums = {};        // optional (real solvers): n x 4 rows (S1, df1, df2, e12)
+};                                      // at the solution (see KappaPoint)
+
+/// A real solution with the spectral sums at it: S1 = sum w/(lambda + kappa), df1, df2 and
+/// e12 = sum w lambda/(lambda + kappa)^2, as direct sums (accurate also where forms such as
+/// N (1 - z/kappa) cancel, e.g. N >> d).
+struct KappaPoint {
+    RootResult<double> root;
+    double s1 = NAN, df1 = NAN, df2 = NAN, e12 = NAN;
+    LINDIFF_HD void set(const KappaSums& k) noexcept { s1 = k.s1; df1 = k.df1; df2 = k.df2; e12 = k.e12; }
+    LINDIFF_HD void store(double* row) const noexcept { row[0] = s1; row[1] = df1; row[2] = df2; row[3] = e12; }
 };
 
 inline void check_N(double N) {
@@ -103,7 +114,7 @@ struct CertifiedStep {
 };
 
 LINDIFF_HD inline CertifiedStep certified_newton_step(const SpectrumView& s, double N, double z, double x,
-                                           const ResolventSums3& r, double F, double dF,
+                                           const KappaSums& r, double F, double dF,
                                            double lo, double hi) noexcept {
     CertifiedStep out;
     if (!(dF > 0)) return out;
@@ -130,46 +141,61 @@ LINDIFF_HD inline CertifiedStep certified_newton_step(const SpectrumView& s, dou
 /// Newton step (no second evaluation) when the Taylor bound on its residual meets `tol`;
 /// otherwise, or without a guess, the safeguarded bracketed Newton of roots.hpp takes over.
 /// In the certified case `residual` is that rigorous upper bound.
-LINDIFF_HD inline RootResult<double> solve_kappa_real_point(const SpectrumView& s, double N, double k0,
-                                                 double z, double guess, const KappaOptions& opt) {
+LINDIFF_HD inline KappaPoint solve_kappa_real_point(const SpectrumView& s, double N, double k0,
+                                                   double z, double guess, const KappaOptions& opt) {
     auto [lo, hi] = kappa_bracket(s, N, k0, z);
     RootOptions ro;
     ro.ftol = opt.tol;
     ro.max_iter = opt.max_iter;
     auto fdf = [&](double k) { return kappa_equation<double>(s, N, z, k); };
+    auto with_sums = [&](const RootResult<double>& r) {  // one more pass for df1, df2 at r.x
+        KappaPoint p{r};
+        if (std::isfinite(r.x)) p.set(kappa_sums(s, r.x));
+        return p;
+    };
     if (!(lo < hi)) {  // bracket collapsed to a point in floating point (z huge relative to Tr/N)
         RootResult<double> r;
         const Eval<double> e = fdf(lo);
         r.x = lo; r.f = e.f; r.df = e.df; r.residual = std::abs(e.f) / e.scale; r.iterations = 1;
         r.status = r.residual <= opt.tol ? RootStatus::converged : RootStatus::step_floor;
-        return r;
+        return with_sums(r);
     }
     int used = 0;
     if (std::isfinite(guess) && guess > lo && guess < hi && opt.max_iter >= 1) {
-        const ResolventSums3 rs = resolvent_sums3(s, guess);
+        const KappaSums rs = kappa_sums(s, guess);
         const double c = 1.0 - s.d / N;
         const double lin = guess * c, quad = guess * guess * rs.s1 / N;
         const double F = lin + quad - z;
         const double dF = c + (2.0 * guess * rs.s1 - guess * guess * rs.s2) / N;
         const double scale = std::abs(z) + std::abs(lin) + std::abs(quad);
         used = 1;
-        RootResult<double> r;
+        KappaPoint p;
+        RootResult<double>& r = p.root;
         r.iterations = 1;
         if (std::abs(F) <= opt.tol * scale) {
             r.x = guess; r.f = F; r.df = dF; r.residual = std::abs(F) / scale;
             r.status = RootStatus::converged;
-            return r;
+            p.set(rs);
+            return p;
         }
         const CertifiedStep cs = certified_newton_step(s, N, z, guess, rs, F, dF, lo, hi);
         if (cs.bound <= opt.tol) {
             r.x = cs.x1; r.f = NAN; r.df = cs.df1; r.residual = cs.bound;
             r.status = RootStatus::converged;
-            return r;
+            // first-order updates to x1 (the error is O(dx^2), dx ~ 1e-8 relative):
+            // dS1 = -S2, d df1 = -e12, d df2 = -2 C3, d e12 = -2 e13 (per unit kappa)
+            const double dx = cs.x1 - guess;
+            p.s1 = rs.s1 - dx * rs.s2;
+            p.df1 = rs.df1 - dx * rs.e12;
+            p.df2 = rs.df2 - 2.0 * dx * rs.c3;
+            p.e12 = rs.e12 - 2.0 * dx * rs.e13;
+            return p;
         }
         if (opt.max_iter == 1) {  // no budget left: return the evaluated point, exact residual
             r.x = guess; r.f = F; r.df = dF; r.residual = std::abs(F) / scale;
             r.status = RootStatus::max_iter;
-            return r;
+            p.set(rs);
+            return p;
         }
         // keep what the evaluation taught us: shrink the bracket, restart from the Newton point
         if (F < 0) lo = guess; else hi = guess;
@@ -179,7 +205,7 @@ LINDIFF_HD inline RootResult<double> solve_kappa_real_point(const SpectrumView& 
     rest.max_iter = opt.max_iter - used;
     RootResult<double> r = newton_bracketed(fdf, lo, hi, guess, -1, rest);
     r.iterations += used;
-    return r;
+    return with_sums(r);
 }
 
 /// One node of the start lattice ln z = k h: ln kappa and d ln kappa / d ln z there.
@@ -263,7 +289,7 @@ inline KappaLattice build_kappa_lattice(const SpectrumView& s, double N, double 
         if (std::isfinite(zz) && zz > 0) {
             KappaOptions o = opt;
             o.max_iter = std::max(opt.max_iter, 200);
-            const RootResult<double> r = solve_kappa_real_point(s, N, k0, zz, NAN, o);
+            const RootResult<double> r = solve_kappa_real_point(s, N, k0, zz, NAN, o).root;
             if (r.converged() && r.x > 0 && r.df > 0) {
                 nd.lnkappa = std::log(r.x);
                 nd.slope = zz / (r.df * r.x);
@@ -294,13 +320,16 @@ LINDIFF_HD inline void solve_kappa_real_batch_point(const SpectrumView& s, doubl
                                                     const LatticeView& lat, double z,
                                                     const KappaOptions& opt, double* value,
                                                     double* deriv, std::uint8_t* converged,
-                                                    std::int32_t* iterations, double* residual) {
-    const RootResult<double> r = solve_kappa_real_point(s, N, k0, z, lat.guess(z), opt);
+                                                    std::int32_t* iterations, double* residual,
+                                                    double* sums = nullptr) {
+    const KappaPoint p = solve_kappa_real_point(s, N, k0, z, lat.guess(z), opt);
+    const RootResult<double>& r = p.root;
     *value = r.x;
     *deriv = 1.0 / r.df;
     *converged = r.converged() ? 1 : 0;
     *iterations = r.iterations;
     *residual = r.residual;
+    if (sums) p.store(sums);
 }
 
 /// Batch solve for real z > 0 (OpenMP over points; identical results for any thread count).
@@ -316,7 +345,8 @@ inline void solve_kappa_real(const SpectrumView& s, double N, std::span<const do
 #pragma omp parallel for schedule(static)
     for (std::int64_t i = 0; i < np; ++i)
         solve_kappa_real_batch_point(s, N, k0, lat, z[i], opt, &out.value_re[i], &out.deriv_re[i],
-                                     &out.converged[i], &out.iterations[i], &out.residual[i]);
+                                     &out.converged[i], &out.iterations[i], &out.residual[i],
+                                     out.sums.empty() ? nullptr : &out.sums[4 * i]);
 }
 
 /// Several curves z_j(t) at once (row j of a row-major n_curves x n_points array, each with its
@@ -343,12 +373,14 @@ inline void solve_kappa_curves(const SpectrumView& s, std::span<const double> N,
             double guess = NAN;
             if (std::isfinite(x0) && x1 != x0) guess = std::exp(hermite_cubic(x0, y0, m0, x1, y1, m1, x));
             else if (std::isfinite(x1)) guess = std::exp(y1 + m1 * (x - x1));
-            const RootResult<double> r = solve_kappa_real_point(s, N[j], k0[j], z[i], guess, opt);
+            const KappaPoint p = solve_kappa_real_point(s, N[j], k0[j], z[i], guess, opt);
+            const RootResult<double>& r = p.root;
             out.value_re[i] = r.x;
             out.deriv_re[i] = 1.0 / r.df;
             out.converged[i] = r.converged() ? 1 : 0;
             out.iterations[i] = r.iterations;
             out.residual[i] = r.residual;
+            if (!out.sums.empty()) p.store(&out.sums[4 * i]);
             if (r.converged() && r.x > 0) {
                 x0 = x1; y0 = y1; m0 = m1;
                 x1 = x; y1 = std::log(r.x); m1 = z[i] / (r.df * r.x);
@@ -444,7 +476,7 @@ inline void solve_kappa_path(const SpectrumView& s, double N, std::span<const cp
     // real start at r = |z0|
     const double r0 = std::abs(z[0]);
     const RootResult<double> rr = solve_kappa_real_point(s, N, k0, r0, NAN,
-                                                         KappaOptions{opt.tol, std::max(opt.max_iter, 200), opt.lattice_h});
+                                                         KappaOptions{opt.tol, std::max(opt.max_iter, 200), opt.lattice_h}).root;
     cplx kappa(rr.x, 0.0), kderiv(1.0 / rr.df, 0.0);
     bool have_state = rr.converged();
     cplx zstate(r0, 0.0);

@@ -138,38 +138,50 @@ LINDIFF_HD inline ResolventSums<T> resolvent_sums(const SpectrumView& s, T kappa
     return {p.first, p.second};
 }
 
-/// S1, S2 and the curvature sum C3 = sum_nu w_nu lambda_nu^2 / (lambda_nu + kappa)^3 at real kappa
-/// (one division per eigenvalue, as for resolvent_sums).
-struct ResolventSums3 {
-    double s1, s2, c3;
+/// The sums a real kappa solve needs, in one pass (one division per eigenvalue), with
+/// u = 1/(lambda + kappa), t = lambda u:
+///   s1 = sum w u, s2 = sum w u^2, c3 = sum w t^2 u (curvature), df1 = sum w t, df2 = sum w t^2,
+///   e12 = sum w t u = sum w lambda/(lambda + kappa)^2 (= (df1 - df2)/kappa without cancellation),
+///   e13 = sum w t u^2 (its kappa-derivative is -2 e13).
+struct KappaSums {
+    double s1, s2, c3, df1, df2, e12, e13;
 };
 
-LINDIFF_HD inline ResolventSums3 resolvent_sums3(const SpectrumView& s, double kappa) noexcept {
+LINDIFF_HD inline KappaSums kappa_sums(const SpectrumView& s, double kappa) noexcept {
     const double* lam = s.eigenvalues.data();
     const double* w = s.weighted() ? s.weights.data() : nullptr;
     const std::size_t n = s.size();
-    double a1 = 0, a2 = 0, a3 = 0;
+    double a1 = 0, a2 = 0, a3 = 0, f1 = 0, f2 = 0, e2 = 0, e3 = 0;
     if (w) {
-        LINDIFF_SIMD_SUM(a1, a2, a3)
+        LINDIFF_SIMD_SUM(a1, a2, a3, f1, f2, e2, e3)
         for (std::size_t i = 0; i < n; ++i) {
             const double u = 1.0 / (lam[i] + kappa);
             const double t = lam[i] * u;
-            const double wu = w[i] * u;
+            const double wu = w[i] * u, wt = w[i] * t, wtu = wt * u;
             a1 += wu;
             a2 += wu * u;
-            a3 += wu * t * t;
+            a3 += wtu * t;
+            f1 += wt;
+            f2 += wt * t;
+            e2 += wtu;
+            e3 += wtu * u;
         }
     } else {
-        LINDIFF_SIMD_SUM(a1, a2, a3)
+        LINDIFF_SIMD_SUM(a1, a2, a3, f1, f2, e2, e3)
         for (std::size_t i = 0; i < n; ++i) {
             const double u = 1.0 / (lam[i] + kappa);
             const double t = lam[i] * u;
+            const double tu = t * u;
             a1 += u;
             a2 += u * u;
-            a3 += u * t * t;
+            a3 += tu * t;
+            f1 += t;
+            f2 += t * t;
+            e2 += tu;
+            e3 += tu * u;
         }
     }
-    return {a1, a2, a3};
+    return {a1, a2, a3, f1, f2, e2, e3};
 }
 
 }  // namespace lindiff

@@ -14,19 +14,25 @@ from ._grid import assemble, axis, check_schedule, check_spectrum, kappa_curves,
 __all__ = ["static_losses", "de_resolvent"]
 
 
-def de_resolvent(kappa: NDArray[np.float64], kappa_prime: NDArray[np.float64], z: NDArray[np.float64],
-                 N: NDArray[np.float64], d: float) -> dict[str, NDArray[np.float64]]:
-    """Deterministic-equivalent resolvent traces at real z > 0 from kappa(z) and kappa'(z).
+def de_resolvent(kappa: NDArray[np.float64], kappa_prime: NDArray[np.float64], sums: dict[str, NDArray[np.float64]],
+                 z: NDArray[np.float64], d: float) -> dict[str, NDArray[np.float64]]:
+    """Deterministic-equivalent resolvent traces at real z > 0 (spec §3), R = (C + z)^-1.
 
-    g = (1/d) Tr R, g' = dg/dz, -h' = -(d/dz) (1/d) Tr Sigma R, with R = (C + z)^-1. df1 and df2
-    follow from the fixed point itself: df1 = N (1 - z/kappa), df2 = N (1 - 1/kappa').
+    With the direct spectral sums at kappa(z) (``s1`` = sum w/(lambda + kappa), ``df2``,
+    ``e12`` = sum w lambda/(lambda + kappa)^2 = (df1 - df2)/kappa), in forms free of
+    cancellation also for N >> d or z -> 0:
+
+    - g = (1/d) Tr R = (1 - df1/d)/z = kappa S1 / (z d),
+    - g' = -(1 - df1/d)/z² + (df1 - df2) kappa'/(z d kappa) = (e12 kappa' - kappa S1 / z) / (z d),
+    - -h' = -(d/dz)(1/d) Tr Sigma R = (N/d)(kappa - z kappa')/z²
+          = [(kappa/z) kappa e12 + (kappa/z - kappa') df2] / (z d).
     """
-    df1 = N * (1.0 - z / kappa)
-    df2 = N * (1.0 - 1.0 / kappa_prime)
-    g = (1.0 - df1 / d) / z
-    gp = -(1.0 - df1 / d) / z**2 + (df1 - df2) * kappa_prime / (z * d * kappa)
-    mhp = (N / d) * (kappa - z * kappa_prime) / z**2
-    return {"g": g, "g_prime": gp, "minus_h_prime": mhp, "df1": df1, "df2": df2}
+    s1, df2, e12 = sums["s1"], sums["df2"], sums["e12"]
+    ratio = kappa / z
+    g = ratio * s1 / d
+    gp = (e12 * kappa_prime - ratio * s1) / (z * d)
+    mhp = (ratio * kappa * e12 + (ratio - kappa_prime) * df2) / (z * d)
+    return {"g": g, "g_prime": gp, "minus_h_prime": mhp}
 
 
 def static_losses(
@@ -95,10 +101,9 @@ def static_losses(
     sol = kappa_curves(spectrum, NN, zz, tol=tol, strict=strict)
     shape = (nN, nc, nt)
     kap, kp = sol["kappa"].reshape(shape), sol["kappa_prime"].reshape(shape)
-    Nb = Nax.values[:, None, None]
     zb = z[None, :, :]
     d = float(spectrum.d)
-    r = de_resolvent(kap, kp, zb, Nb, d)
+    r = de_resolvent(kap, kp, {k: sol[k].reshape(shape) for k in ("s1", "df2", "e12")}, zb, d)
     g, gp, mhp = r["g"], r["g_prime"], r["minus_h_prime"]
     qb = q[None, None, :]
     common = 1.0 - 2.0 * qb * g - qb**2 * gp
