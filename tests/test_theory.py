@@ -227,7 +227,7 @@ def test_N_equal_d_and_bad_input() -> None:
         (lambda: gradflow_losses(s, 50, 0.0), "eta_tau must be > 0"),
         (lambda: gradflow_losses(s, 50, 1.5, gd_eta=1.0), "whole multiples"),
         (lambda: kl(s, 50, sampler="euler"), "sampler must be one of"),
-        (lambda: kl(s, 150, finite_d=True), "finite_d=True needs N > d \\+ 1"),
+        (lambda: kl(s, 101, finite_d=True), "finite_d=True needs N > d \\+ 1"),
         (lambda: sampler_gamma(np.array([-1.0])), "real s must be >= 0"),
         (lambda: optimal_stopping(s, 50, t="mean"), "t must be 'avg'"),
     ]
