@@ -234,3 +234,24 @@ def test_N_equal_d_and_bad_input() -> None:
     for call, match in bad:
         with pytest.raises(ValueError, match=match):
             call()
+
+
+def test_denoiser_distance_de_against_dense_draws() -> None:
+    from lindiff.theory import denoiser_distance
+
+    d, N, draws = 200, 400, 12
+    s = lindiff.Spectrum.powerlaw(d, 1.0)
+    ts, et = np.array([20, 300]), np.array([5.0, np.inf])
+    de = denoiser_distance(s, N, et, 0.0, t=ts)
+    assert de.dims == ("eta_tau", "t") and bool((de > 0).all())
+    sims = []
+    for seed in range(draws):
+        smp = exact.SampleSpectrum.draw(s, N, seed)
+        w = exact.denoiser(smp, SCHED, 0.0, t=ts, eta_tau=et)  # (eta, t, d)
+        W = np.einsum("ij,etj,kj->etik", smp.vectors, w, smp.vectors)
+        sims.append([[exact.denoiser_distance(W[e, k], s, SCHED.a[t - 1], SCHED.b[t - 1])
+                      for k, t in enumerate(ts)] for e in range(et.size)])
+    sims = np.array(sims)
+    mean, se = sims.mean(axis=0), sims.std(axis=0, ddof=1) / np.sqrt(draws)
+    # an excess loss is a small difference: allow 3 standard errors plus an O(1/d) finite-d bias
+    assert np.all(np.abs(de.values - mean) <= 3 * se + 0.02 * mean), (de.values, mean, se)

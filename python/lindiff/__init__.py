@@ -6,6 +6,8 @@ The public API:
 - :class:`Spectrum`, :class:`Schedule`: the population spectrum and the noise schedule.
 - :func:`kappa`, :func:`kappa_prime`, :func:`kappa0`: the deterministic-equivalent fixed point.
 - :func:`solve_fixed_point`, :func:`find_root`: the kernel's generic solvers for Python callables.
+- :mod:`lindiff.theory`: deterministic-equivalent losses, gradient flow, optimal stopping, KL.
+- :mod:`lindiff.exact`: finite-sample closed forms given one training set.
 - :class:`ConvergenceWarning`, :class:`ConvergenceError`.
 - :func:`set_num_threads`, :func:`get_num_threads`, :func:`build_info`,
   :func:`available_backends`, :func:`cuda_device`.
@@ -30,6 +32,8 @@ from .spectrum import Spectrum
 
 __version__: str = _core.__version__
 
+from . import exact, theory  # noqa: E402  (submodules; they read __version__)
+
 __all__ = [
     "ConvergenceError",
     "ConvergenceWarning",
@@ -41,6 +45,7 @@ __all__ = [
     "available_backends",
     "build_info",
     "cuda_device",
+    "exact",
     "find_root",
     "get_num_threads",
     "kappa",
@@ -48,6 +53,7 @@ __all__ = [
     "kappa_prime",
     "set_num_threads",
     "solve_fixed_point",
+    "theory",
 ]
 
 

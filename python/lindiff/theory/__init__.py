@@ -6,7 +6,7 @@ Everything here takes a :class:`lindiff.Spectrum` (a power law or the user's own
 
 from __future__ import annotations
 
-from .gradflow import gradflow_losses, optimal_stopping
+from .gradflow import denoiser_distance, gradflow_losses, optimal_stopping
 from .kl import kl, kl_population
 from .laws import kl_law, kl_marchenko_pastur, kl_wishart
 from .measure import DeMeasure, de_measure
@@ -18,6 +18,7 @@ __all__ = [
     "DeMeasure",
     "de_measure",
     "de_resolvent",
+    "denoiser_distance",
     "gradflow_losses",
     "kl",
     "kl_law",

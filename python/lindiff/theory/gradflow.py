@@ -15,7 +15,7 @@ from ._grid import Axis, assemble, axis, check_schedule, check_spectrum, time_ax
 from .measure import DeMeasure, de_measure
 from .sampler import training_time
 
-__all__ = ["gradflow_losses", "optimal_stopping"]
+__all__ = ["denoiser_distance", "gradflow_losses", "optimal_stopping"]
 
 
 def _losses_on(mu: DeMeasure, schedule: Schedule, c: float, eta_tau: NDArray[np.float64], gd_eta: float,
@@ -191,3 +191,41 @@ def optimal_stopping(
     attrs = {"quantity": "optimal stopping", "t": str(t), "spectrum": spectrum.name or "spectrum",
              "d": float(spectrum.d), "schedule": schedule.name, "lindiff_version": __version__}
     return assemble(variables, [Nax, cax], attrs)
+
+
+def denoiser_distance(
+    spectrum: Spectrum,
+    N: ArrayLike,
+    eta_tau: ArrayLike = np.inf,
+    c: ArrayLike = 0.0,
+    schedule: Schedule | None = None,
+    t: ArrayLike | None = None,
+    *,
+    tol: float = 1e-11,
+    strict: bool = False,
+) -> xr.DataArray:
+    """Deterministic equivalent of E‖(W_t - W_ref) x_t‖²/d, the distance of the trained denoiser
+    from the population reference W_ref = b (a² Sigma + b² I)^-1 (spec §2): by the excess-loss
+    identity it equals L_test(W_t) - L_test(W_ref), the test loss minus the population optimum.
+    For one dense W use :func:`lindiff.exact.denoiser_distance`.
+
+    Examples
+    --------
+    >>> import lindiff
+    >>> from lindiff.theory import denoiser_distance
+    >>> dist = denoiser_distance(lindiff.Spectrum.powerlaw(200, 1.0), N=400, eta_tau=[1.0, 100.0], t=500)
+    >>> bool((dist >= 0).all())
+    True
+    """
+    spectrum = check_spectrum(spectrum)
+    schedule = check_schedule(schedule)
+    gf = gradflow_losses(spectrum, N, eta_tau, c, schedule, t, tol=tol, strict=strict)
+    tax, tidx = time_axis(schedule, t)
+    optimum = spectrum.df1(schedule.q[tidx]) / float(spectrum.d)
+    opt = xr.DataArray(optimum if not tax.scalar else optimum[0], dims=("t",) if not tax.scalar else ())
+    if not tax.scalar:
+        opt = opt.assign_coords(t=tax.values)
+    out = gf.test - opt
+    out.name = "denoiser_distance"
+    out.attrs = {"description": "E||(W - W_ref) x_t||^2 / d = test loss - population optimum"}
+    return out

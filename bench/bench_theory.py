@@ -1,0 +1,189 @@
+"""Benchmark: the theory functions vs vectorised NumPy implementations of the same formulas.
+
+    python bench/bench_theory.py [--repeat 3]
+
+(a) t-averaged static test/train loss, T = 1000, d = 1000, 100 values of N;
+(b) gradflow_losses at d = 1000, N = 600, T = 1000, 50 values of eta*tau;
+(c) optimal_stopping (t-averaged) for 5 values of k (d = 1000, N = 600).
+Each is timed (minimum over repeats, 1 kernel thread) against a NumPy implementation of the
+same formulas in the same run: kappa by the vectorised bracketed Newton of bench_kappa.py, the
+static losses from direct spectral sums, the gradient-flow losses from the same contour nodes
+with kappa continued by NumPy Newton and the integrals by broadcasting; the optimal stopping by
+the same scan + golden-section search on the NumPy loss.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(__file__))
+from bench_kappa import best_time, numpy_newton  # noqa: E402
+
+import lindiff  # noqa: E402
+from lindiff.theory import de_measure, gradflow_losses, optimal_stopping, static_losses  # noqa: E402
+
+SCHED = lindiff.Schedule.linear()
+
+
+# ---------------------------------------------------------------- NumPy implementations
+def np_static(lam: np.ndarray, Ns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    d = lam.size
+    q = SCHED.q
+    test, train = np.empty((Ns.size, q.size)), np.empty((Ns.size, q.size))
+    for i, N in enumerate(Ns):
+        kap, _ = numpy_newton(q, lam, N)
+        u = 1.0 / (lam[None, :] + kap[:, None])
+        t = lam[None, :] * u
+        s1, s2 = u.sum(1), (u * u).sum(1)
+        df2, e12 = (t * t).sum(1), (t * u).sum(1)
+        dF = (1 - d / N) + (2 * kap * s1 - kap * kap * s2) / N
+        kp = 1 / dF
+        ratio = kap / q
+        g = ratio * s1 / d
+        gp = (e12 * kp - ratio * s1) / (q * d)
+        mhp = (ratio * kap * e12 + (ratio - kp) * df2) / (q * d)
+        common = 1 - 2 * q * g - q * q * gp
+        test[i], train[i] = common + q * mhp, common + q * (g + q * gp)
+    return test, train
+
+
+def np_contour_kappa(lam: np.ndarray, N: float, nodes: np.ndarray) -> np.ndarray:
+    """kappa at z = -nodes by NumPy Newton continuation along the nodes (start: real |z0|)."""
+    z = -nodes
+    k = complex(numpy_newton(np.array([abs(z[0])]), lam, N)[0][0])
+    out = np.empty(z.size, dtype=complex)
+    arc = abs(z[0]) * np.exp(1j * np.linspace(0, np.angle(z[0]), 64))
+    for zz in np.concatenate([arc, z]):
+        for _ in range(50):
+            u = 1 / (lam + k)
+            F = k * (1 - d_over(lam, N)) + k * k * u.sum() / N - zz
+            dF = (1 - d_over(lam, N)) + (2 * k * u.sum() - k * k * (u * u).sum()) / N
+            step = F / dF
+            k -= step
+            if abs(step) <= 1e-15 * abs(k):
+                break
+    for j, zz in enumerate(z):
+        for _ in range(50):
+            u = 1 / (lam + k)
+            F = k * (1 - d_over(lam, N)) + k * k * u.sum() / N - zz
+            dF = (1 - d_over(lam, N)) + (2 * k * u.sum() - k * k * (u * u).sum()) / N
+            step = F / dF
+            k -= step
+            if abs(step) <= 1e-15 * abs(k):
+                break
+        out[j] = k
+    return out
+
+
+def d_over(lam: np.ndarray, N: float) -> float:
+    return lam.size / N
+
+
+def np_gradflow(lam: np.ndarray, N: float, mu, eta_tau: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[no-untyped-def]
+    d = lam.size
+    nodes = mu.nodes
+    kap = np_contour_kappa(lam, N, nodes)
+    z = -nodes
+    u = 1 / (lam[None, :] + kap[:, None])
+    S1 = u.sum(1)
+    df1 = (lam[None, :] * u).sum(1)
+    M = nodes.size
+    th = 2 * np.pi * np.arange(M) / M
+    # dw/dtheta from the nodes' geometry (same ellipse as the kernel): finite-free via FFT
+    logw = np.log(nodes)
+    coef = np.fft.fft(logw) / M
+    freq = np.fft.fftfreq(M, d=1.0 / M)
+    du = np.fft.ifft(coef * 1j * freq) * M
+    fac = 1j / M * nodes * du
+    w_rho = fac * kap * S1 / (z * d)
+    w_sig = fac * kap * df1 / (z * d)
+    a2, b2 = SCHED.a2[:, None], SCHED.b2[:, None]
+    test = np.empty((eta_tau.size, SCHED.T))
+    train = np.empty_like(test)
+    for e, et in enumerate(eta_tau):
+        m = a2 * nodes[None, :] + b2
+        phi = 1 / m if np.isinf(et) else -np.expm1(-2 * et * m) / m
+        one = 1 - b2 * phi
+        F1, F2 = one * one, a2 * b2 * phi * phi
+        phi0 = 1 / SCHED.b2 if np.isinf(et) else -np.expm1(-2 * et * SCHED.b2) / SCHED.b2
+        one0 = 1 - SCHED.b2 * phi0
+        atom = mu.atoms["rho"] * one0**2 + mu.atoms["sigma"] * SCHED.a2 * SCHED.b2 * phi0**2
+        test[e] = (F1 @ w_rho + F2 @ w_sig).real + atom
+        train[e] = ((F1 + nodes[None, :] * F2) @ w_rho).real + mu.atoms["rho"] * one0**2
+    return test, train
+
+
+def np_optimal(lam: np.ndarray, N: float) -> float:
+    mu = de_measure(lindiff.Spectrum.from_eigenvalues(lam), N)
+    grid = np.geomspace(1e-3, 1e7, 31)
+    te, _ = np_gradflow(lam, N, mu, grid)
+    curve = te.mean(1)
+    k = int(np.argmin(curve))
+    a, b = math.log(grid[max(k - 1, 0)]), math.log(grid[min(k + 1, grid.size - 1)])
+    gr = (math.sqrt(5) - 1) / 2
+    f = lambda x: float(np_gradflow(lam, N, mu, np.array([math.exp(x)]))[0].mean())  # noqa: E731
+    c1, c2 = b - gr * (b - a), a + gr * (b - a)
+    f1, f2 = f(c1), f(c2)
+    while b - a > 1e-5:
+        if f1 <= f2:
+            b, c2, f2 = c2, c1, f1
+            c1 = b - gr * (b - a)
+            f1 = f(c1)
+        else:
+            a, c1, f1 = c1, c2, f2
+            c2 = a + gr * (b - a)
+            f2 = f(c2)
+    return math.exp(c1 if f1 <= f2 else c2)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    lindiff.set_num_threads(1)
+    print(f"lindiff {lindiff.__version__}: {lindiff.build_info()['build']}; 1 kernel thread\n")
+    spec = lindiff.Spectrum.powerlaw(1000, 1.0)
+    lam = spec.eigenvalues
+    rows = []
+
+    Ns = np.linspace(100, 3000, 100)
+    tk = best_time(lambda: static_losses(spec, Ns)[["test", "train"]].mean("t"), args.repeat)
+    tn = best_time(lambda: np_static(lam, Ns), 1)
+    ds = static_losses(spec, Ns)
+    te, tr = np_static(lam, Ns)
+    agree = max(float(np.max(np.abs(ds.test.values / te - 1))), float(np.max(np.abs(ds.train.values / tr - 1))))
+    rows.append(("(a) static losses, 100 N x 1000 t", tk, tn, 0.25, 50, agree))
+
+    et = np.geomspace(0.1, 1e4, 50)
+    tk = best_time(lambda: gradflow_losses(spec, 600, et), args.repeat)
+    mu = de_measure(spec, 600)
+    tn = best_time(lambda: np_gradflow(lam, 600, mu, et), 1)
+    g = gradflow_losses(spec, 600, et)
+    te, tr = np_gradflow(lam, 600, mu, et)
+    agree = float(np.max(np.abs(g.test.values / te - 1)))
+    rows.append(("(b) gradflow_losses, 50 eta*tau", tk, tn, 0.5, 5, agree))
+
+    ks = [0.0, 0.5, 1.0, 1.5, 2.0]
+    specs = [lindiff.Spectrum.powerlaw(1000, k) for k in ks]
+    tk = best_time(lambda: [optimal_stopping(s, 600) for s in specs], max(1, args.repeat - 1))
+    tn = best_time(lambda: [np_optimal(s.eigenvalues, 600) for s in specs], 1)
+    ours = np.array([float(optimal_stopping(s, 600).eta_tau) for s in specs])
+    theirs = np.array([np_optimal(s.eigenvalues, 600) for s in specs])
+    agree = float(np.max(np.abs(ours / theirs - 1)))
+    rows.append(("(c) optimal_stopping, 5 values of k", tk, tn, 2.0, 5, agree))
+
+    print(f"{'task':<38}{'lindiff':>10}{'NumPy':>10}{'ratio':>9}  {'target':<22}{'max rel. diff':>14}")
+    for name, a, b, tmax, rmin, agree in rows:
+        ok = "ok" if (a <= tmax and b / a >= rmin) else "MISSED"
+        print(f"{name:<38}{a:9.3f}s{b:9.3f}s{b / a:8.1f}x  <{tmax:g} s, >={rmin}x: {ok:<6}{agree:14.1e}")
+    print("\noptimal eta*tau* vs k:", dict(zip(ks, np.round(ours, 4))))
+
+
+if __name__ == "__main__":
+    main()
