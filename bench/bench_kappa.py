@@ -21,7 +21,8 @@ import numpy as np
 import lindiff
 
 
-def numpy_newton(z: np.ndarray, lam: np.ndarray, N: float, chunk: int = 4000) -> tuple[np.ndarray, float]:
+def numpy_newton(z: np.ndarray, lam: np.ndarray, N: float, chunk: int = 4000,
+                 max_iter: int = 200) -> tuple[np.ndarray, float]:
     """Vectorised Newton for z = kappa (1 - df1/N); returns (kappa, mean iterations)."""
     d = lam.size
     c = 1 - d / N
@@ -31,6 +32,7 @@ def numpy_newton(z: np.ndarray, lam: np.ndarray, N: float, chunk: int = 4000) ->
         zz = z[s : s + chunk]
         k = zz + lam.sum() / N
         active = np.arange(zz.size)
+        iters = 0
         while active.size:
             ka = k[active]
             u = 1.0 / (lam[None, :] + ka[:, None])
@@ -41,7 +43,11 @@ def numpy_newton(z: np.ndarray, lam: np.ndarray, N: float, chunk: int = 4000) ->
             step = F / dF
             k[active] = ka - step
             total_iters += active.size
-            active = active[np.abs(step) > 1e-15 * np.abs(ka)]
+            iters += 1
+            # stop at the rounding floor (a few ulps) or after max_iter sweeps
+            active = active[np.abs(step) > 4e-16 * np.abs(ka) * (1 + iters // 20)]
+            if iters >= max_iter:
+                break
         out[s : s + chunk] = k
     return out, total_iters / z.size
 

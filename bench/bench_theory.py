@@ -9,7 +9,7 @@ Each is timed (minimum over repeats, 1 kernel thread) against a NumPy implementa
 same formulas in the same run: kappa by the vectorised bracketed Newton of bench_kappa.py, the
 static losses from direct spectral sums, the gradient-flow losses from the same contour nodes
 with kappa continued by NumPy Newton and the integrals by broadcasting; the optimal stopping by
-the same scan + golden-section search on the NumPy loss.
+the same scan + Brent search on the NumPy loss.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from bench_kappa import best_time, numpy_newton  # noqa: E402
 
 import lindiff  # noqa: E402
 from lindiff.theory import de_measure, gradflow_losses, optimal_stopping, static_losses  # noqa: E402
+from lindiff.theory.gradflow import _minimise_log  # noqa: E402  (the same optimiser for both)
 
 SCHED = lindiff.Schedule.linear()
 
@@ -121,25 +122,12 @@ def np_gradflow(lam: np.ndarray, N: float, mu, eta_tau: np.ndarray) -> tuple[np.
 
 def np_optimal(lam: np.ndarray, N: float) -> float:
     mu = de_measure(lindiff.Spectrum.from_eigenvalues(lam), N)
-    grid = np.geomspace(1e-3, 1e7, 31)
+    grid = np.geomspace(1e-3, 1e7, 21)
     te, _ = np_gradflow(lam, N, mu, grid)
     curve = te.mean(1)
     k = int(np.argmin(curve))
-    a, b = math.log(grid[max(k - 1, 0)]), math.log(grid[min(k + 1, grid.size - 1)])
-    gr = (math.sqrt(5) - 1) / 2
-    f = lambda x: float(np_gradflow(lam, N, mu, np.array([math.exp(x)]))[0].mean())  # noqa: E731
-    c1, c2 = b - gr * (b - a), a + gr * (b - a)
-    f1, f2 = f(c1), f(c2)
-    while b - a > 1e-5:
-        if f1 <= f2:
-            b, c2, f2 = c2, c1, f1
-            c1 = b - gr * (b - a)
-            f1 = f(c1)
-        else:
-            a, c1, f1 = c1, c2, f2
-            c2 = a + gr * (b - a)
-            f2 = f(c2)
-    return math.exp(c1 if f1 <= f2 else c2)
+    f = lambda x: float(np_gradflow(lam, N, mu, np.array([x]))[0].mean())  # noqa: E731
+    return _minimise_log(f, grid[max(k - 1, 0)], grid[min(k + 1, grid.size - 1)], tol=1e-6)[0]
 
 
 def main() -> None:

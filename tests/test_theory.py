@@ -255,3 +255,14 @@ def test_denoiser_distance_de_against_dense_draws() -> None:
     mean, se = sims.mean(axis=0), sims.std(axis=0, ddof=1) / np.sqrt(draws)
     # an excess loss is a small difference: allow 3 standard errors plus an O(1/d) finite-d bias
     assert np.all(np.abs(de.values - mean) <= 3 * se + 0.02 * mean), (de.values, mean, se)
+
+
+def test_user_spectrum_from_data() -> None:
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(2000, 60)) @ np.diag(np.linspace(0.2, 3.0, 60)) @ rng.normal(size=(60, 60)) / 8
+    spec = lindiff.Spectrum.from_data(X, normalize=True)
+    st = static_losses(spec, [30.0, 240.0], t=[10, 400])
+    gf = gradflow_losses(spec, [30.0, 240.0], np.inf, t=[10, 400])
+    np.testing.assert_allclose(gf.test, st.test, rtol=1e-8)
+    assert bool(st.kappa_converged.all())
+    assert np.isfinite(float(kl(spec, 240.0).kl_fwd)) and float(kl(spec, 30.0).kl_fwd) == np.inf

@@ -231,6 +231,13 @@ inline void de_losses(const MeasureView& mu, const ScheduleView& sch, double c,
                       std::span<double> test, std::span<double> train, double& imag) {
     const std::int64_t ne = static_cast<std::int64_t>(eta_tau.size()), nt = static_cast<std::int64_t>(t_idx.size());
     const std::size_t M = mu.nodes.size();
+    // split the nodes and weights into real arrays once (the inner loop is real arithmetic)
+    std::vector<double> sr(M), si(M), wr(M), wi(M), vr(M), vi(M);
+    for (std::size_t j = 0; j < M; ++j) {
+        sr[j] = mu.nodes[j].real(); si[j] = mu.nodes[j].imag();
+        wr[j] = mu.w_rho[j].real(); wi[j] = mu.w_rho[j].imag();
+        vr[j] = mu.w_sigma[j].real(); vi[j] = mu.w_sigma[j].imag();
+    }
     double worst = 0;
 #pragma omp parallel for collapse(2) schedule(static) reduction(max : worst)
     for (std::int64_t e = 0; e < ne; ++e) {
@@ -238,24 +245,46 @@ inline void de_losses(const MeasureView& mu, const ScheduleView& sch, double c,
             const std::size_t t = static_cast<std::size_t>(t_idx[k]);
             const TrainingTime tt{eta_tau[e], gd_eta};
             const double a2 = sch.a2[t], b2 = sch.b2[t];
-            cplx lt = 0, ltr = 0;
+            const bool gradient_flow = !std::isinf(tt.eta_tau) && !(tt.gd_eta > 0);
+            const double two_et = 2.0 * tt.eta_tau;
+            double ltr = 0, lti = 0, rtr = 0, rti = 0;
             for (std::size_t j = 0; j < M; ++j) {
-                const cplx sj = mu.nodes[j];
-                const cplx m = a2 * sj + (b2 + c);
-                const cplx phi = phi_of(m, tt);
-                const cplx one = cplx(1) - b2 * phi;
-                const cplx F1 = one * one, F2 = a2 * b2 * phi * phi;
-                lt += mu.w_rho[j] * F1 + mu.w_sigma[j] * F2;
-                ltr += mu.w_rho[j] * (F1 + sj * F2);
+                // m = a2 s + b2 + c;  phi = (1 - e^{-2 eta tau m}) / m  (or 1/m, or GD)
+                const double mr = a2 * sr[j] + (b2 + c), mi = a2 * si[j];
+                const double inv = 1.0 / (mr * mr + mi * mi);
+                double pr = mr * inv, pi = -mi * inv;  // 1/m
+                if (gradient_flow) {
+                    // 1 - e^{y}, y = -2 eta tau m: -(expm1(yr) e^{i yi} + (e^{i yi} - 1)), one sincos
+                    const double yr = -two_et * mr, yi = -two_et * mi;
+                    const double h = 0.5 * yi, sh = std::sin(h), ch = std::cos(h);
+                    const double cy = 1.0 - 2.0 * sh * sh, sy = 2.0 * sh * ch;  // cos yi, sin yi
+                    const double em1 = std::expm1(yr);
+                    const double nr = -(em1 * cy - 2.0 * sh * sh), ni = -(em1 * sy + sy);
+                    const double qr = nr * pr - ni * pi, qi = nr * pi + ni * pr;
+                    pr = qr; pi = qi;
+                } else if (!std::isinf(tt.eta_tau)) {
+                    const cplx ph = phi_of(cplx(mr, mi), tt);
+                    pr = ph.real(); pi = ph.imag();
+                }
+                const double or_ = 1.0 - b2 * pr, oi = -b2 * pi;        // 1 - b^2 phi
+                const double f1r = or_ * or_ - oi * oi, f1i = 2.0 * or_ * oi;
+                const double p2r = pr * pr - pi * pi, p2i = 2.0 * pr * pi;
+                const double f2r = a2 * b2 * p2r, f2i = a2 * b2 * p2i;
+                // test += w_rho F1 + w_sigma F2; train += w_rho (F1 + s F2)
+                ltr += wr[j] * f1r - wi[j] * f1i + vr[j] * f2r - vi[j] * f2i;
+                lti += wr[j] * f1i + wi[j] * f1r + vr[j] * f2i + vi[j] * f2r;
+                const double gr = f1r + sr[j] * f2r - si[j] * f2i, gi = f1i + sr[j] * f2i + si[j] * f2r;
+                rtr += wr[j] * gr - wi[j] * gi;
+                rti += wr[j] * gi + wi[j] * gr;
             }
             // atoms at s = 0
             const double phi0 = phi_of(b2 + c, tt);
             const double one0 = 1.0 - b2 * phi0;
-            lt += mu.atom_rho * one0 * one0 + mu.atom_sigma * a2 * b2 * phi0 * phi0;
-            ltr += mu.atom_rho * one0 * one0;
-            test[e * nt + k] = lt.real();
-            train[e * nt + k] = ltr.real();
-            worst = std::max(worst, std::max(std::abs(lt.imag()), std::abs(ltr.imag())));
+            ltr += mu.atom_rho * one0 * one0 + mu.atom_sigma * a2 * b2 * phi0 * phi0;
+            rtr += mu.atom_rho * one0 * one0;
+            test[e * nt + k] = ltr;
+            train[e * nt + k] = rtr;
+            worst = std::max(worst, std::max(std::abs(lti), std::abs(rti)));
         }
     }
     imag = worst;

@@ -90,26 +90,57 @@ def gradflow_losses(
     return assemble(variables, [Nax, cax, eax, tax], attrs)
 
 
-_GOLDEN = (math.sqrt(5) - 1) / 2
+_CGOLD = (3 - math.sqrt(5)) / 2
 
 
-def _minimise_log(f, lo: float, hi: float, tol: float = 1e-6, max_iter: int = 200) -> tuple[float, float]:  # type: ignore[no-untyped-def]
-    """Golden-section search of f(exp(u)) on [ln lo, ln hi]; returns (x*, f(x*))."""
+def _minimise_log(f, lo: float, hi: float, tol: float = 1e-6, max_iter: int = 100) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    """Brent's minimisation (parabolic steps, golden-section fallback) of f(exp(u)) for u in
+    [ln lo, ln hi]; stops when the bracket is below ``tol`` in u. Returns (x*, f(x*))."""
     a, b = math.log(lo), math.log(hi)
-    c1, c2 = b - _GOLDEN * (b - a), a + _GOLDEN * (b - a)
-    f1, f2 = f(math.exp(c1)), f(math.exp(c2))
+    x = w = v = a + _CGOLD * (b - a)
+    fx = fw = fv = f(math.exp(x))
+    d = e = 0.0
     for _ in range(max_iter):
-        if b - a <= tol:
+        m = 0.5 * (a + b)
+        tol1 = tol / 2 + 1e-12 * abs(x)
+        if abs(x - m) <= 2 * tol1 - 0.5 * (b - a):
             break
-        if f1 <= f2:
-            b, c2, f2 = c2, c1, f1
-            c1 = b - _GOLDEN * (b - a)
-            f1 = f(math.exp(c1))
+        use_golden = True
+        if abs(e) > tol1:  # try a parabola through x, w, v
+            r = (x - w) * (fx - fv)
+            q = (x - v) * (fx - fw)
+            p = (x - v) * q - (x - w) * r
+            q = 2 * (q - r)
+            if q > 0:
+                p = -p
+            q = abs(q)
+            if abs(p) < abs(0.5 * q * e) and q * (a - x) < p < q * (b - x):
+                e, d = d, p / q
+                u = x + d
+                if u - a < 2 * tol1 or b - u < 2 * tol1:
+                    d = tol1 if x < m else -tol1
+                use_golden = False
+        if use_golden:
+            e = (a - x) if x >= m else (b - x)
+            d = _CGOLD * e
+        u = x + (d if abs(d) >= tol1 else (tol1 if d > 0 else -tol1))
+        fu = f(math.exp(u))
+        if fu <= fx:
+            if u >= x:
+                a = x
+            else:
+                b = x
+            v, fv, w, fw, x, fx = w, fw, x, fx, u, fu
         else:
-            a, c1, f1 = c1, c2, f2
-            c2 = a + _GOLDEN * (b - a)
-            f2 = f(math.exp(c2))
-    return (math.exp(c1), f1) if f1 <= f2 else (math.exp(c2), f2)
+            if u < x:
+                a = u
+            else:
+                b = u
+            if fu <= fw or w == x:
+                v, fv, w, fw = w, fw, u, fu
+            elif fu <= fv or v == x or v == w:
+                v, fv = u, fu
+    return math.exp(x), fx
 
 
 def optimal_stopping(
@@ -120,14 +151,14 @@ def optimal_stopping(
     t: int | str = "avg",
     *,
     eta_tau_range: tuple[float, float] = (1e-3, 1e7),
-    grid_points: int = 31,
-    rtol: float = 1e-5,
+    grid_points: int = 21,
+    rtol: float = 1e-6,
     tol: float = 1e-11,
     strict: bool = False,
 ) -> xr.Dataset:
     """The training time eta*tau* that minimises the t-averaged (or one t's) DE test loss.
 
-    A log-spaced scan of ``eta_tau_range`` brackets the minimum, then a golden-section search in
+    A log-spaced scan of ``eta_tau_range`` brackets the minimum, then Brent's method in
     ln(eta tau) refines it to relative ``rtol``. When the loss still decreases at the end of the
     range (typically N >> d), the minimum is at tau = inf: ``eta_tau`` is inf and ``test_min``
     equals ``test_inf``.
