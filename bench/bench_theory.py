@@ -55,31 +55,24 @@ def np_static(lam: np.ndarray, Ns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def np_contour_kappa(lam: np.ndarray, N: float, nodes: np.ndarray) -> np.ndarray:
-    """kappa at z = -nodes by NumPy Newton continuation along the nodes (start: real |z0|)."""
+    """kappa at z = -nodes by NumPy Newton continuation: from the real root at |z0| along the
+    arc to z0, then along the nodes in order."""
     z = -nodes
     k = complex(numpy_newton(np.array([abs(z[0])]), lam, N)[0][0])
-    out = np.empty(z.size, dtype=complex)
     arc = abs(z[0]) * np.exp(1j * np.linspace(0, np.angle(z[0]), 64))
-    for zz in np.concatenate([arc, z]):
+    path = np.concatenate([arc, z])
+    out = np.empty(path.size, dtype=complex)
+    c = 1 - d_over(lam, N)
+    for j, zz in enumerate(path):
         for _ in range(50):
             u = 1 / (lam + k)
-            F = k * (1 - d_over(lam, N)) + k * k * u.sum() / N - zz
-            dF = (1 - d_over(lam, N)) + (2 * k * u.sum() - k * k * (u * u).sum()) / N
-            step = F / dF
-            k -= step
-            if abs(step) <= 1e-15 * abs(k):
-                break
-    for j, zz in enumerate(z):
-        for _ in range(50):
-            u = 1 / (lam + k)
-            F = k * (1 - d_over(lam, N)) + k * k * u.sum() / N - zz
-            dF = (1 - d_over(lam, N)) + (2 * k * u.sum() - k * k * (u * u).sum()) / N
-            step = F / dF
+            s1 = u.sum()
+            step = (k * c + k * k * s1 / N - zz) / (c + (2 * k * s1 - k * k * (u * u).sum()) / N)
             k -= step
             if abs(step) <= 1e-15 * abs(k):
                 break
         out[j] = k
-    return out
+    return out[arc.size:]
 
 
 def d_over(lam: np.ndarray, N: float) -> float:
