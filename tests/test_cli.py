@@ -46,3 +46,15 @@ def test_info_and_selftest() -> None:
     r = _run("selftest")
     assert r.returncode == 0, r.stdout + r.stderr
     assert " 0 failed" in r.stdout
+
+
+def test_theory_command(capsys) -> None:  # type: ignore[no-untyped-def]
+    from lindiff.theory import static_losses
+
+    assert main(["theory", "--d", "100", "--k", "1", "--N", "60", "400"]) == 0
+    out = capsys.readouterr().out
+    rows = [line.split() for line in out.splitlines() if line.strip().startswith(("60 ", "400 "))]
+    assert len(rows) == 2
+    ref = static_losses(lindiff.Spectrum.powerlaw(100, 1.0), [60.0, 400.0]).test.mean("t").values
+    np.testing.assert_allclose([float(r[2]) for r in rows], ref, rtol=1e-4)
+    assert rows[0][6] == "inf" and float(rows[1][6]) > 0  # KL: inf for N < d at c = 0

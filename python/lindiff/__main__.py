@@ -31,6 +31,35 @@ def _cmd_kappa(args: argparse.Namespace) -> int:
     return 0 if res.all_converged else 1
 
 
+def _cmd_theory(args: argparse.Namespace) -> int:
+    import math
+
+    from .schedule import Schedule
+    from .theory import kl, kl_law, optimal_stopping, static_losses
+
+    spec = _spectrum_from_args(args)
+    sched = Schedule.linear(T=args.T)
+    Ns = np.asarray(args.N_values, dtype=float)
+    st = static_losses(spec, Ns, args.c, sched, strict=args.strict)
+    d = float(spec.d)
+    print(f"{spec.name}, d = {d:g}, c = {args.c:g}, {sched.name}; losses per dimension, t-averaged")
+    print(f"{'N':>8} {'N/d':>7} {'test':>11} {'train':>11} {'eta_tau*':>10} {'test(tau*)':>11} "
+          f"{'KL_fwd':>10} {'KL_rev':>10} {'d/(4N)':>9}")
+    test, train = st.test.mean("t").values, st.train.mean("t").values
+    for i, N in enumerate(Ns):
+        op = optimal_stopping(spec, N, args.c, sched, strict=args.strict)
+        if abs(N - d) > 1e-9 * d:
+            kd = kl(spec, N, args.c, sched, strict=args.strict)
+            kf, kr = float(kd.kl_fwd), float(kd.kl_rev)
+        else:
+            kf = kr = math.nan  # the contour method needs N != d
+        print(f"{N:8g} {N / d:7.3g} {test[i]:11.5g} {train[i]:11.5g} {float(op.eta_tau):10.4g} "
+              f"{float(op.test_min):11.5g} {kf:10.4g} {kr:10.4g} {kl_law(d, N)[0]:9.3g}")
+    print(f"population optimum (N = inf): {float(st.optimum.mean('t')):.5g}; "
+          "KL = inf where N < d with c = 0 (samples lie in span(X))")
+    return 0
+
+
 def _cmd_selftest(args: argparse.Namespace) -> int:
     from .selftest import run_selftest
 
@@ -64,6 +93,19 @@ def build_parser() -> argparse.ArgumentParser:
     pk.add_argument("--eigenvalues", metavar="FILE", help="eigenvalues from a .npy or text file instead of a power law")
     pk.add_argument("--strict", action="store_true", help="fail on non-convergence instead of warning")
     pk.set_defaults(func=_cmd_kappa)
+
+    pt = sub.add_parser("theory", help="DE losses, optimal stopping and KL vs N (Merger & Goldt)",
+                        description="Deterministic-equivalent t-averaged test/train loss of the minimiser, the "
+                                    "optimal gradient-flow stopping time and the KL of the sampler, for several N.")
+    pt.add_argument("--d", type=int, default=1000, help="dimension of the power-law spectrum (default 1000)")
+    pt.add_argument("--k", type=float, default=1.0, help="power-law exponent (default 1)")
+    pt.add_argument("--N", dest="N_values", type=float, nargs="+", default=[300, 600, 2000, 8000],
+                    help="sample sizes (default 300 600 2000 8000)")
+    pt.add_argument("--c", type=float, default=0.0, help="ridge penalty (default 0)")
+    pt.add_argument("--T", type=int, default=1000, help="diffusion steps of the linear schedule (default 1000)")
+    pt.add_argument("--eigenvalues", metavar="FILE", help="eigenvalues from a .npy or text file instead of a power law")
+    pt.add_argument("--strict", action="store_true", help="fail on non-convergence instead of warning")
+    pt.set_defaults(func=_cmd_theory)
 
     ps = sub.add_parser("selftest", help="check the installed build against mpmath references")
     ps.set_defaults(func=_cmd_selftest)
