@@ -8,6 +8,7 @@ The public API:
 - :func:`solve_fixed_point`, :func:`find_root`: the kernel's generic solvers for Python callables.
 - :mod:`lindiff.theory`: deterministic-equivalent losses, gradient flow, optimal stopping, KL.
 - :mod:`lindiff.exact`: finite-sample closed forms given one training set.
+- :mod:`lindiff.simulate`: GD / SGD training and DDPM sampling of linear denoisers, seeded and batched.
 - :class:`ConvergenceWarning`, :class:`ConvergenceError`.
 - :func:`set_num_threads`, :func:`get_num_threads`, :func:`build_info`,
   :func:`available_backends`, :func:`cuda_device`.
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 from . import _core
 from .backends import available_backends, cuda_device
-from .errors import ConvergenceError, ConvergenceWarning
+from .errors import ConvergenceError, ConvergenceWarning, DivergenceWarning
 from .kappa import KappaResult, kappa, kappa0, kappa_prime
 from .schedule import Schedule
 from .solvers import SolverResult, find_root, solve_fixed_point
@@ -32,11 +33,12 @@ from .spectrum import Spectrum
 
 __version__: str = _core.__version__
 
-from . import exact, theory  # noqa: E402  (submodules; they read __version__)
+from . import exact, simulate, theory  # noqa: E402  (submodules; they read __version__)
 
 __all__ = [
     "ConvergenceError",
     "ConvergenceWarning",
+    "DivergenceWarning",
     "KappaResult",
     "Schedule",
     "SolverResult",
@@ -52,6 +54,7 @@ __all__ = [
     "kappa0",
     "kappa_prime",
     "set_num_threads",
+    "simulate",
     "solve_fixed_point",
     "theory",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["ConvergenceWarning", "ConvergenceError"]
+__all__ = ["ConvergenceWarning", "ConvergenceError", "DivergenceWarning"]
 
 
 class ConvergenceWarning(UserWarning):
@@ -18,3 +18,7 @@ class ConvergenceError(RuntimeError):
     def __init__(self, message: str, result: object | None = None) -> None:
         super().__init__(message)
         self.result = result
+
+
+class DivergenceWarning(RuntimeWarning):
+    """A simulation diverged (e.g. gradient descent with too large a step); the result says where."""

@@ -1,0 +1,334 @@
+"""The linear DDPM sampler with given denoisers W_t, and what its samples say."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from .. import _core, exact
+from .._display import html_table, text_table
+from .._validation import positive_int, real_array
+from ..backends import resolve_backend
+from ..schedule import Schedule
+from ..theory._grid import check_schedule
+from ..theory.sampler import SAMPLERS, sampler_sigma2
+from ._common import philox_key
+
+__all__ = ["LinearModel", "SampleResult", "gaussian_kl", "sample"]
+
+
+def _square_stack(name: str, W: ArrayLike, T: int | None = None) -> NDArray[np.float64]:
+    Wa = np.ascontiguousarray(real_array(name, W))
+    if Wa.ndim != 3 or Wa.shape[1] != Wa.shape[2] or Wa.shape[1] == 0:
+        raise ValueError(f"{name} must have shape (T, d, d) (got {Wa.shape})")
+    if T is not None and Wa.shape[0] != T:
+        raise ValueError(f"{name} must hold one d x d matrix per diffusion time t = 1..{T} (got {Wa.shape[0]})")
+    if not np.all(np.isfinite(Wa)):
+        raise ValueError(f"{name} must be finite")
+    return Wa
+
+
+@dataclass(frozen=True, eq=False)
+class LinearModel:
+    """A linear denoiser ``eps_hat = W_t x_t`` for every diffusion time t = 1..T.
+
+    Attributes
+    ----------
+    W : ndarray, shape (T, d, d)
+        ``W[t - 1]`` is W_t.
+    schedule : Schedule
+    training_set : ndarray (d, N) or None
+        The data it was trained on (one sample per column), for nearest-neighbour statistics.
+    sigma : ndarray (d, d) or None
+        The population covariance, for the KL of the samples to the data law.
+
+    Examples
+    --------
+    >>> import numpy as np, lindiff
+    >>> from lindiff import exact
+    >>> from lindiff.simulate import LinearModel
+    >>> X, S = exact.draw_data(lindiff.Spectrum.powerlaw(4, k=1.0), N=8, seed=0)
+    >>> model = LinearModel.closed_form(X, lindiff.Schedule.linear(T=100), sigma=S)
+    >>> model.W.shape
+    (100, 4, 4)
+    """
+
+    W: NDArray[np.float64]
+    schedule: Schedule
+    training_set: NDArray[np.float64] | None = None
+    sigma: NDArray[np.float64] | None = None
+
+    def __post_init__(self) -> None:
+        schedule = check_schedule(self.schedule)
+        object.__setattr__(self, "schedule", schedule)
+        W = _square_stack("W", self.W, schedule.T)
+        object.__setattr__(self, "W", W)
+        d = W.shape[1]
+        if self.training_set is not None:
+            X = real_array("training_set", self.training_set, ndim=2)
+            if X.shape[0] != d:
+                raise ValueError(f"training_set must have shape (d, N) with d = {d} (got {X.shape})")
+            object.__setattr__(self, "training_set", X)
+        if self.sigma is not None:
+            S = exact._population_matrix(self.sigma, "sigma")
+            if S.shape != (d, d):
+                raise ValueError(f"sigma must be a d x d covariance with d = {d} (got {S.shape})")
+            object.__setattr__(self, "sigma", S)
+
+    @property
+    def d(self) -> int:
+        """Dimension."""
+        return int(self.W.shape[1])
+
+    @classmethod
+    def closed_form(
+        cls,
+        X: ArrayLike,
+        schedule: Schedule | None = None,
+        c: float = 0.0,
+        eta_tau: float = np.inf,
+        *,
+        gd_eta: float | None = None,
+        sigma: ArrayLike | None = None,
+    ) -> LinearModel:
+        """The closed-form denoisers of :mod:`lindiff.exact` for a training set X (d x N).
+
+        ``W_t = V diag(b_t phi_t(s)) V^T`` (minimiser at ``eta_tau = inf``, gradient flow, or GD
+        with ``gd_eta``), from C = X X^T / N.
+        """
+        schedule = check_schedule(schedule)
+        Xa = real_array("X", X, ndim=2)
+        pop = np.ones(Xa.shape[0]) if sigma is None else sigma
+        smp = exact.SampleSpectrum.from_data(Xa, pop)
+        if np.ndim(eta_tau) != 0:
+            raise ValueError("eta_tau must be a scalar here (one model per training time)")
+        w = exact.denoiser(smp, schedule, c, None, eta_tau, gd_eta=gd_eta)[0]
+        return cls(smp.matrix(w), schedule, training_set=Xa, sigma=None if sigma is None else pop)
+
+    def sigma_gen(self, sampler: str = "ddpm") -> NDArray[np.float64]:
+        """The exact covariance of the sampler's output, ``G_0`` of
+        ``G_{t-1} = A_t G_t A_t^T + sigma_t^2 I``, ``A_t = (I - (beta_t/b_t) W_t)/sqrt(alpha_t)``, G_T = I
+        (dense, valid for any W_t)."""
+        sch = self.schedule
+        return _core.sampler_covariance(self.W, sch.beta, sch.b, np.sqrt(sampler_sigma2(sch, sampler)))
+
+
+def gaussian_kl(A: ArrayLike, B: ArrayLike) -> tuple[float, float]:
+    """Per-dimension KL divergences between N(0, A) and N(0, B), both directions.
+
+    ``fwd = KL(N(0,A) || N(0,B))/d = (1/2d) sum (mu - 1 - log mu)``, ``rev = (1/2d) sum (1/mu - 1 + log mu)``
+    with mu the eigenvalues of ``B^-1/2 A B^-1/2``. ``inf`` (never NaN) when A or B is singular.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lindiff.simulate import gaussian_kl
+    >>> fwd, rev = gaussian_kl(np.diag([2.0, 1.0]), np.eye(2))
+    >>> bool(np.isclose(fwd, (1 - np.log(2)) / 4) and np.isclose(rev, (np.log(2) - 0.5) / 4))
+    True
+    """
+    Aa, Ba = real_array("A", A, ndim=2), real_array("B", B, ndim=2)
+    if Aa.shape != Ba.shape or Aa.shape[0] != Aa.shape[1]:
+        raise ValueError(f"A and B must be square matrices of the same shape (got {Aa.shape}, {Ba.shape})")
+    d = Aa.shape[0]
+    lam, Q = np.linalg.eigh(0.5 * (Ba + Ba.T))
+    if not lam[0] > lam[-1] * d * np.finfo(float).eps:
+        return np.inf, np.inf
+    Bh = Q / np.sqrt(lam)
+    mu = np.linalg.eigvalsh(Bh.T @ (0.5 * (Aa + Aa.T)) @ Bh)
+    if not mu[0] > mu[-1] * d * np.finfo(float).eps:
+        return np.inf, np.inf
+    return float(np.sum(mu - 1 - np.log(mu)) / (2 * d)), float(np.sum(1 / mu - 1 + np.log(mu)) / (2 * d))
+
+
+@dataclass(frozen=True, eq=False)
+class SampleResult:
+    """Samples of the linear DDPM sampler and their statistics.
+
+    Attributes
+    ----------
+    samples : ndarray, shape (d, n_samples)
+        One sample per column, like a training set.
+    covariance : ndarray (d, d)
+        Empirical covariance ``U U^T / n`` (the mean is known to be 0).
+    sigma_gen : ndarray (d, d)
+        Exact covariance of the sampler's output for these W_t (:meth:`LinearModel.sigma_gen`).
+    kl_fwd, kl_rev : float or None
+        Empirical KL per dimension between N(0, covariance) and N(0, Sigma), both directions
+        (None without a population covariance). Biased upward by about (d + 1)/(4 n).
+    kl_fwd_gen, kl_rev_gen : float
+        The same between N(0, covariance) and N(0, sigma_gen): a sampling-error check.
+    kl_fwd_exact, kl_rev_exact : float or None
+        The exact KL between N(0, sigma_gen) and N(0, Sigma) (no sampling error).
+    chi2, chi2_dof, chi2_pvalue : float
+        Likelihood-ratio test of ``covariance`` against ``sigma_gen``: ``n sum(mu - 1 - log mu)``
+        with Bartlett's factor ``1 - (2d^2 + 3d - 1)/(6 n (d + 1))``, chi-square with d(d+1)/2
+        degrees of freedom (NaN when sigma_gen is singular).
+    nearest_index, nearest_distance, nearest_ratio : ndarray (n_samples,) or None
+        For each sample, the nearest training point, the Euclidean distance to it, and the
+        distance to the nearest over the distance to the second nearest (the common
+        nearest-neighbour memorisation test: memorised below 1/3). None without a training set.
+    sampler : str
+    """
+
+    samples: NDArray[np.float64]
+    covariance: NDArray[np.float64]
+    sigma_gen: NDArray[np.float64]
+    kl_fwd: float | None
+    kl_rev: float | None
+    kl_fwd_gen: float
+    kl_rev_gen: float
+    kl_fwd_exact: float | None
+    kl_rev_exact: float | None
+    chi2: float
+    chi2_dof: int
+    chi2_pvalue: float
+    nearest_index: NDArray[np.int64] | None
+    nearest_distance: NDArray[np.float64] | None
+    nearest_ratio: NDArray[np.float64] | None
+    sampler: str
+
+    def _cells(self) -> list[tuple[str, str, bool | None]]:
+        def f(x: float | None) -> str:
+            return "-" if x is None else f"{x:.5g}"
+
+        cells: list[tuple[str, str, bool | None]] = [
+            ("d x n", f"{self.samples.shape[0]} x {self.samples.shape[1]}", None), ("sampler", self.sampler, None),
+            ("KL fwd (empirical)", f(self.kl_fwd), None), ("KL rev (empirical)", f(self.kl_rev), None),
+            ("KL fwd (exact)", f(self.kl_fwd_exact), None), ("KL rev (exact)", f(self.kl_rev_exact), None),
+            ("chi2 / dof", f"{self.chi2:.4g} / {self.chi2_dof}", None),
+            ("p-value", f"{self.chi2_pvalue:.3g}", None if np.isnan(self.chi2_pvalue) else self.chi2_pvalue > 1e-3),
+        ]
+        if self.nearest_ratio is not None:
+            cells.append(("memorised (ratio < 1/3)", f"{float(np.mean(self.nearest_ratio < 1 / 3)):.3f}", None))
+        return cells
+
+    def __repr__(self) -> str:
+        return text_table("lindiff.simulate.sample", self._cells())
+
+    def _repr_html_(self) -> str:
+        return html_table("lindiff.simulate.sample", self._cells())
+
+
+def _nearest(U: NDArray[np.float64], X: NDArray[np.float64], chunk: int = 2048
+             ) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64] | None]:
+    """Nearest and second-nearest training point of each sample (columns of U and X)."""
+    n, N = U.shape[1], X.shape[1]
+    x2 = np.sum(X * X, axis=0)
+    idx = np.empty(n, dtype=np.int64)
+    d1 = np.empty(n)
+    d2 = np.empty(n) if N >= 2 else None
+    for lo in range(0, n, chunk):
+        Uc = U[:, lo:lo + chunk]
+        D = np.maximum(np.sum(Uc * Uc, axis=0)[:, None] + x2[None, :] - 2.0 * (Uc.T @ X), 0.0)
+        i = np.argmin(D, axis=1)
+        idx[lo:lo + chunk] = i
+        d1[lo:lo + chunk] = np.sqrt(D[np.arange(D.shape[0]), i])
+        if d2 is not None:
+            d2[lo:lo + chunk] = np.sqrt(np.partition(D, 1, axis=1)[:, 1])
+    ratio = None
+    if d2 is not None:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(d2 > 0, d1 / np.where(d2 > 0, d2, 1.0), 1.0)
+    return idx, d1, ratio
+
+
+def sample(
+    model_or_W: LinearModel | ArrayLike,
+    n_samples: int,
+    schedule: Schedule | None = None,
+    seed: int | np.random.SeedSequence = 0,
+    *,
+    sampler: str = "ddpm",
+    training_set: ArrayLike | None = None,
+    sigma: ArrayLike | None = None,
+    backend: str = "auto",
+) -> SampleResult:
+    """Run the linear DDPM sampler of the spec with given denoisers W_t.
+
+    ``u_T ~ N(0, I)``, ``u_{t-1} = (u_t - (beta_t/b_t) W_t u_t)/sqrt(alpha_t) + sigma_t xi_t`` with the
+    noise variances of ``sampler`` (:func:`lindiff.theory.sampler_sigma2`), batched over blocks
+    of samples in the C++ kernel with a counter-based RNG (results do not depend on the thread
+    count).
+
+    Parameters
+    ----------
+    model_or_W : LinearModel, TrainResult or array (T, d, d)
+        The denoisers: from :func:`train` (``TrainResult``, draw 0, or ``result.model(draw)``),
+        from the closed form (:meth:`LinearModel.closed_form`), or user supplied (``W[t-1]`` = W_t).
+    n_samples : int
+    schedule : Schedule, optional
+        Needed only with a plain array (default ``Schedule.linear()``); a model carries its own.
+    seed : int >= 0 or numpy.random.SeedSequence
+    sampler : {"ddpm", "ddpm_noise_last", "beta_tilde", "deterministic"}
+    training_set : array (d, N), optional
+        Overrides the model's training set for the nearest-neighbour statistics.
+    sigma : array, optional
+        Population covariance (d x d, or its diagonal / a Spectrum) for the KLs; overrides the model's.
+    backend : {"auto", "cpu", "cuda"}
+        ``"cuda"`` is not implemented for sampling yet (a ValueError says so).
+
+    Returns
+    -------
+    SampleResult
+
+    Examples
+    --------
+    >>> import numpy as np, lindiff
+    >>> from lindiff import exact, simulate
+    >>> X, S = exact.draw_data(lindiff.Spectrum.powerlaw(5, k=1.0), N=50, seed=0)
+    >>> model = simulate.LinearModel.closed_form(X, sigma=S)
+    >>> out = simulate.sample(model, 4000, seed=1)
+    >>> out.samples.shape
+    (5, 4000)
+    >>> bool(out.chi2_pvalue > 1e-3)              # the samples' covariance is sigma_gen
+    True
+    """
+    from ._train import TrainResult
+
+    if isinstance(model_or_W, TrainResult):
+        model = model_or_W.model(0)
+    elif isinstance(model_or_W, LinearModel):
+        model = model_or_W
+    else:
+        model = LinearModel(_square_stack("W", model_or_W), check_schedule(schedule))
+    if schedule is not None and not isinstance(model_or_W, np.ndarray | list) and schedule is not model.schedule:
+        raise ValueError("schedule is taken from the model; pass it only with a plain W array")
+    n = positive_int("n_samples", n_samples)
+    if sampler not in SAMPLERS:
+        raise ValueError(f"sampler must be one of {SAMPLERS} (got {sampler!r})")
+    if resolve_backend(backend) == "cuda":
+        raise ValueError("backend 'cuda' does not implement sampling yet; use backend='cpu' or 'auto'")
+    d = model.d
+    X = model.training_set if training_set is None else real_array("training_set", training_set, ndim=2)
+    if X is not None and X.shape[0] != d:
+        raise ValueError(f"training_set must have shape (d, N) with d = {d} (got {X.shape})")
+    S = model.sigma if sigma is None else exact._population_matrix(sigma, "sigma")
+    if S is not None and S.shape != (d, d):
+        raise ValueError(f"sigma must be a d x d covariance with d = {d} (got {S.shape})")
+    sch = model.schedule
+    sig = np.sqrt(sampler_sigma2(sch, sampler))
+    key = philox_key(exact._seed_sequence(seed), 2)
+    U = _core.sample_ddpm(model.W, sch.beta, sch.b, sig, key, n)
+    cov = U @ U.T / n
+    G = model.sigma_gen(sampler)
+    kg = gaussian_kl(cov, G)
+    mu_ok = np.isfinite(kg[0])
+    dof = d * (d + 1) // 2
+    if mu_ok:
+        bartlett = 1.0 - (2 * d * d + 3 * d - 1) / (6.0 * n * (d + 1))
+        stat = 2.0 * n * d * kg[0] * bartlett
+        from scipy.stats import chi2 as _chi2
+
+        pval = float(_chi2.sf(stat, dof))
+    else:
+        stat, pval = np.nan, np.nan
+    kd = gaussian_kl(cov, S) if S is not None else (None, None)
+    ke = gaussian_kl(G, S) if S is not None else (None, None)
+    near = _nearest(U, X) if X is not None else (None, None, None)
+    return SampleResult(samples=U, covariance=cov, sigma_gen=G, kl_fwd=kd[0], kl_rev=kd[1], kl_fwd_gen=kg[0],
+                        kl_rev_gen=kg[1], kl_fwd_exact=ke[0], kl_rev_exact=ke[1], chi2=float(stat), chi2_dof=dof,
+                        chi2_pvalue=pval, nearest_index=near[0], nearest_distance=near[1], nearest_ratio=near[2],
+                        sampler=sampler)
