@@ -10,7 +10,7 @@ from numpy.typing import ArrayLike, NDArray
 from .. import _core, exact
 from .._display import html_table, text_table
 from .._validation import positive_int, real_array
-from ..backends import resolve_backend
+from ..backends import _cuda_module, resolve_backend
 from ..schedule import Schedule
 from ..theory._grid import check_schedule
 from ..theory.sampler import SAMPLERS, sampler_sigma2
@@ -268,7 +268,8 @@ def sample(
     sigma : array, optional
         Population covariance (d x d, or its diagonal / a Spectrum) for the KLs; overrides the model's.
     backend : {"auto", "cpu", "cuda"}
-        ``"cuda"`` is not implemented for sampling yet (a ValueError says so).
+        ``"cuda"`` runs the sampler on the GPU (same RNG streams); ``"auto"`` takes it when there
+        is one and the run is large (over 1e10 flops).
 
     Returns
     -------
@@ -299,8 +300,6 @@ def sample(
     n = positive_int("n_samples", n_samples)
     if sampler not in SAMPLERS:
         raise ValueError(f"sampler must be one of {SAMPLERS} (got {sampler!r})")
-    if resolve_backend(backend) == "cuda":
-        raise ValueError("backend 'cuda' does not implement sampling yet; use backend='cpu' or 'auto'")
     d = model.d
     X = model.training_set if training_set is None else real_array("training_set", training_set, ndim=2)
     if X is not None and X.shape[0] != d:
@@ -311,7 +310,9 @@ def sample(
     sch = model.schedule
     sig = np.sqrt(sampler_sigma2(sch, sampler))
     key = philox_key(exact._seed_sequence(seed), 2)
-    U = _core.sample_ddpm(model.W, sch.beta, sch.b, sig, key, n)
+    work = 2.0 * sch.T * d * d * n
+    kernel = _cuda_module() if resolve_backend(backend, work=work, gpu_threshold=1e10) == "cuda" else _core
+    U = kernel.sample_ddpm(model.W, sch.beta, sch.b, sig, key, n)
     cov = U @ U.T / n
     G = model.sigma_gen(sampler)
     kg = gaussian_kl(cov, G)

@@ -12,7 +12,7 @@ from numpy.typing import ArrayLike, NDArray
 from .. import _core, __version__
 from .._display import html_table, text_table
 from .._validation import nonneg_scalar, positive_int, positive_scalar
-from ..backends import resolve_backend
+from ..backends import _cuda_module, resolve_backend
 from ..errors import DivergenceWarning
 from ..schedule import Schedule
 from ..spectrum import Spectrum
@@ -23,6 +23,7 @@ __all__ = ["TrainResult", "train", "METHODS"]
 
 METHODS = ("gd", "sgd")
 _DIVERGENCE = 1e10  # per-dimension objective (1 at W = 0) beyond which a W_t counts as diverged
+_GPU_WORK = 1e10  # flops from which backend="auto" takes the GPU
 
 
 @dataclass(frozen=True, eq=False)
@@ -181,8 +182,9 @@ def train(
     batch_size : int, optional
         SGD minibatch size (default ``min(N, 32)``); not used by GD.
     backend : {"auto", "cpu", "cuda"}
-        ``"cuda"`` needs lindiff built with ``LINDIFF_CUDA=ON`` and a GPU; it is not implemented
-        for training yet (a ValueError says so), ``"auto"`` uses the CPU.
+        ``"cuda"`` needs lindiff built with ``LINDIFF_CUDA=ON`` and a GPU (the same algorithm and
+        RNG streams; equal to the CPU up to summation order); ``"auto"`` takes the GPU when there
+        is one and the run is large (over 1e10 flops).
     rotate : bool
         Put the population in a Haar-random basis (Sigma is then dense).
 
@@ -227,17 +229,19 @@ def train(
     if method == "gd" and eta * m_max >= 1.0:
         warnings.warn(f"gradient descent with eta = {eta:.4g} is unstable: it needs eta < 1/max_t m_t(s_max) = "
                       f"{1.0 / m_max:.4g}; the losses grow", DivergenceWarning, stacklevel=2)
-    if resolve_backend(backend) == "cuda":
-        raise ValueError("backend 'cuda' does not implement training yet; use backend='cpu' or 'auto'")
-    if method == "gd":
-        if batch_size is not None:
-            raise ValueError("batch_size is for method='sgd' (GD uses the whole training set)")
-        W, test, trn, div = _core.train_gd(C, sigma, a2, b2, c, eta, rec, divergence_threshold=_DIVERGENCE)
-    else:
+    if method == "gd" and batch_size is not None:
+        raise ValueError("batch_size is for method='sgd' (GD uses the whole training set)")
+    if method == "sgd":
         batch_size = min(N, 32) if batch_size is None else positive_int("batch_size", batch_size)
+    per_step = d * d * (d if method == "gd" else 2 * batch_size)
+    kernel = _cuda_module() if resolve_backend(backend, work=2.0 * len(seeds) * a2.size * steps * per_step,
+                                               gpu_threshold=_GPU_WORK) == "cuda" else _core
+    if method == "gd":
+        W, test, trn, div = kernel.train_gd(C, sigma, a2, b2, c, eta, rec, divergence_threshold=_DIVERGENCE)
+    else:
         keys = np.stack([philox_key(ss, 1) for ss in seeds])
-        W, test, trn, div = _core.train_sgd(X, C, sigma, a2, b2, c, eta, rec, batch_size, keys,
-                                            divergence_threshold=_DIVERGENCE)
+        W, test, trn, div = kernel.train_sgd(X, C, sigma, a2, b2, c, eta, rec, batch_size, keys,
+                                             divergence_threshold=_DIVERGENCE)
     diverged = div >= 0
     keep = rec.size
     if np.any(diverged):
