@@ -64,5 +64,6 @@ void register_kappa(py::module_& m);
 void register_solvers(py::module_& m);
 void register_sampler(py::module_& m);
 void register_contour(py::module_& m);
+void register_lapack(py::module_& m);
 
 }  // namespace lindiff::bind

@@ -8,6 +8,8 @@ The public API:
 - :func:`solve_fixed_point`, :func:`find_root`: the kernel's generic solvers for Python callables.
 - :mod:`lindiff.theory`: deterministic-equivalent losses, gradient flow, optimal stopping, KL.
 - :mod:`lindiff.exact`: finite-sample closed forms given one training set.
+- :mod:`lindiff.simulate`: ensembles of seeded training sets (exact per-draw losses and KL).
+- :func:`validate`, :class:`Validation`: theory vs simulation, cell by cell, in standard errors.
 - :class:`ConvergenceWarning`, :class:`ConvergenceError`.
 - :func:`set_num_threads`, :func:`get_num_threads`, :func:`build_info`,
   :func:`available_backends`, :func:`cuda_device`.
@@ -32,7 +34,8 @@ from .spectrum import Spectrum
 
 __version__: str = _core.__version__
 
-from . import exact, theory  # noqa: E402  (submodules; they read __version__)
+from . import exact, simulate, theory  # noqa: E402  (submodules; they read __version__)
+from .validate import Validation, validate  # noqa: E402
 
 __all__ = [
     "ConvergenceError",
@@ -41,6 +44,7 @@ __all__ = [
     "Schedule",
     "SolverResult",
     "Spectrum",
+    "Validation",
     "__version__",
     "available_backends",
     "build_info",
@@ -52,8 +56,10 @@ __all__ = [
     "kappa0",
     "kappa_prime",
     "set_num_threads",
+    "simulate",
     "solve_fixed_point",
     "theory",
+    "validate",
 ]
 
 
