@@ -8,7 +8,8 @@ import importlib
 import pytest
 
 MODULES = ["lindiff", "lindiff.spectrum", "lindiff.schedule", "lindiff.kappa", "lindiff.solvers",
-           "lindiff.reference", "lindiff.selftest", "lindiff.backends", "lindiff.theory.laws", "lindiff.exact"]
+           "lindiff.reference", "lindiff.selftest", "lindiff.backends", "lindiff.theory.laws", "lindiff.exact",
+           "lindiff.simulate", "lindiff.simulate._ensemble", "lindiff.validate"]
 
 
 @pytest.mark.parametrize("name", MODULES)

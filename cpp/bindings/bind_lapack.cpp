@@ -72,8 +72,8 @@ py::tuple eigh_batched_py(const py::array& C_in) {
 void register_lapack(py::module_& m) {
     m.def("eigh_batched", &eigh_batched_py, py::arg("C"),
           "Eigendecompose a batch of symmetric matrices C (B, d, d), float64, with LAPACK dsyevd\n"
-          "(SciPy's), OpenMP over the batch, GIL released.  Only the lower triangle (row-major upper)\n"
-          "is read.  Returns (s (B, d) decreasing, V (B, d, d) with V[b][:, j] the eigenvector of\n"
+          "(SciPy's), OpenMP over the batch, GIL released.  Only the lower triangle is read (as\n"
+          "numpy.linalg.eigh); every entry must be finite.  Returns (s (B, d) decreasing, V (B, d, d) with V[b][:, j] the eigenvector of\n"
           "s[b, j], info (B,) int: LAPACK's info per matrix, 0 = success).");
 }
 

@@ -48,8 +48,10 @@ class Validation:
         error), ``v_z = (v_mean - v_theory) / v_sem``, ``v_rel = (v_mean - v_theory) / |v_theory|``
         and ``v_pass``, on the coordinates the two inputs share.
     worst : dict
-        The cell with the largest |z|: ``variable``, ``coords``, ``z``, ``rel``, ``theory``,
-        ``mean``, ``sem``.
+        The cell with the largest |z| (NaN counts as largest): ``variable``, ``coords``, ``z``,
+        ``rel``, ``theory``, ``mean``, ``sem``, ``passed``.
+    worst_failed : dict or None
+        The failed cell with the largest |z| (same keys), None when every cell passed.
     nsigma, rtol : float
         The thresholds used.
     variables : tuple of str
@@ -61,6 +63,7 @@ class Validation:
     passed: bool
     table: xr.Dataset = field(repr=False)
     worst: dict[str, Any]
+    worst_failed: dict[str, Any] | None
     nsigma: float
     rtol: float
     variables: tuple[str, ...]
@@ -80,10 +83,11 @@ class Validation:
             relmax = float(np.max(rel)) if not np.any(np.isnan(rel)) else math.nan
             cells.append((v, f"{int(ok.sum())}/{ok.size} cells pass, max |z| {zmax:.3g}, max |rel| {relmax:.2g}",
                           bool(ok.all())))
-        w = self.worst
-        where = ", ".join(f"{k}={_fmt(val)}" for k, val in w["coords"].items())
-        cells.append(("worst", f"{w['variable']} at {where or '-'}: z = {w['z']:.3g}, rel = {w['rel']:.2g}",
-                      abs(w["z"]) <= self.nsigma or abs(w["rel"]) <= self.rtol))
+        for label, w in (("largest |z|", self.worst), ("worst failure", self.worst_failed)):
+            if w is not None:
+                where = ", ".join(f"{k}={_fmt(val)}" for k, val in w["coords"].items())
+                cells.append((label, f"{w['variable']} at {where or '-'}: z = {w['z']:.3g}, rel = {w['rel']:.2g}",
+                              w["passed"]))
         return cells
 
     def __repr__(self) -> str:
@@ -335,6 +339,7 @@ def validate(
     summary = summarize(ds[names], "draw")
     table: dict[str, xr.DataArray] = {}
     worst: dict[str, Any] | None = None
+    worst_failed: dict[str, Any] | None = None
     for v in names:
         th, (mean, sem) = _align(v, theory[v], [summary[f"{v}_mean"], summary[f"{v}_sem"]])
         th, mean, sem = xr.broadcast(th, mean, sem)
@@ -357,22 +362,34 @@ def validate(
         table[f"{v}_rel"] = th.copy(data=rel)
         table[f"{v}_pass"] = th.copy(data=ok)
         score = np.where(np.isnan(z), np.inf, np.abs(z))
-        k = int(np.argmax(score)) if score.size else 0
-        if score.size and (worst is None or score.ravel()[k] > worst["_score"]):
+        for which, mask in (("all", np.ones(score.shape, dtype=bool)), ("failed", ~ok)):
+            if not np.any(mask):
+                continue
+            masked = np.where(mask, score, -1.0)
+            k = int(np.argmax(masked))
+            best = worst if which == "all" else worst_failed
+            if best is not None and masked.ravel()[k] <= best["_score"]:
+                continue
             idx = np.unravel_index(k, score.shape) if score.ndim else ()
-            where = {d: _scalar(coords[d].values[i]) for d, i in zip(th.dims, idx)}
+            where = {dim: _scalar(coords[dim].values[i]) for dim, i in zip(th.dims, idx)}
             where.update({c: _scalar(coords[c].values) for c in coords if c not in th.dims})
-            worst = {"variable": v, "coords": where, "z": float(z.ravel()[k]), "rel": float(rel.ravel()[k]),
-                     "theory": float(tv.ravel()[k]), "mean": float(mv.ravel()[k]), "sem": float(sv.ravel()[k]),
-                     "_score": float(score.ravel()[k])}
+            cell = {"variable": v, "coords": where, "z": float(z.ravel()[k]), "rel": float(rel.ravel()[k]),
+                    "theory": float(tv.ravel()[k]), "mean": float(mv.ravel()[k]), "sem": float(sv.ravel()[k]),
+                    "passed": bool(ok.ravel()[k]), "_score": float(masked.ravel()[k])}
+            if which == "all":
+                worst = cell
+            else:
+                worst_failed = cell
         for key in ("theory", "mean", "sem", "z", "rel", "pass"):
             table[f"{v}_{key}"].attrs = {}
             table[f"{v}_{key}"].name = f"{v}_{key}"
     assert worst is not None
     worst.pop("_score")
+    if worst_failed is not None:
+        worst_failed.pop("_score")
     out = xr.Dataset(table, attrs={"nsigma": nsigma, "rtol": rtol, "draws": int(ds.sizes["draw"])})
     passed = all(bool(out[f"{v}_pass"].all()) for v in names)
-    return Validation(passed=passed, table=out, worst=worst, nsigma=nsigma, rtol=rtol, variables=tuple(names),
+    return Validation(passed=passed, table=out, worst=worst, worst_failed=worst_failed, nsigma=nsigma, rtol=rtol, variables=tuple(names),
                       draws=int(ds.sizes["draw"]))
 
 

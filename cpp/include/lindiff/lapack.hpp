@@ -34,8 +34,9 @@ inline void reverse_and_transpose(double* a, std::size_t d) noexcept {
 
 /// Eigendecompose B symmetric d x d matrices in place.
 ///
-/// A (B x d x d, row-major): in: symmetric matrices (only one triangle is read; for a symmetric
-/// matrix row- and column-major agree); out: eigenvectors, A[b][:, j] (row-major view) is the
+/// A (B x d x d, row-major): in: symmetric matrices (for a symmetric matrix row- and column-major
+/// agree; only the lower triangle of the row-major matrix is read, as numpy.linalg.eigh does by
+/// default: LAPACK's 'U' of the column-major view); out: eigenvectors, A[b][:, j] (row-major view) is the
 /// eigenvector of w[b][j].  w (B x d): eigenvalues in decreasing order.  info (B): LAPACK's info
 /// per matrix (0 = success; on failure that matrix's outputs are unspecified).
 ///
@@ -46,7 +47,7 @@ inline void eigh_batched(dsyevd_ptr dsyevd, std::int64_t B, int d, double* A, do
     require(dsyevd != nullptr, "eigh_batched: no dsyevd function");
     require(B >= 0 && d >= 1, "eigh_batched: need B >= 0 and d >= 1");
     if (B == 0) return;
-    char jobz = 'V', uplo = 'L';
+    char jobz = 'V', uplo = 'U';
     int n = d, lda = d, lwork = -1, liwork = -1, qinfo = 0, iwork_query = 0;
     double work_query = 0.0, w_query = 0.0, a_query = 0.0;
     dsyevd(&jobz, &uplo, &n, &a_query, &lda, &w_query, &work_query, &lwork, &iwork_query, &liwork, &qinfo);
@@ -66,7 +67,7 @@ inline void eigh_batched(dsyevd_ptr dsyevd, std::int64_t B, int d, double* A, do
 #pragma omp for schedule(static)
 #endif
         for (std::int64_t b = 0; b < B; ++b) {
-            char jz = 'V', ul = 'L';
+            char jz = 'V', ul = 'U';
             int nn = d, ld = d, lw = lwork_opt, liw = liwork_opt, inf = 0;
             double* a = A + static_cast<std::size_t>(b) * dd * dd;
             dsyevd(&jz, &ul, &nn, a, &ld, wtmp.data(), work.data(), &lw, iwork.data(), &liw, &inf);

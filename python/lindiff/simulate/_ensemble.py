@@ -10,6 +10,7 @@ into means and standard errors, the form :func:`lindiff.validate` compares with 
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -126,25 +127,38 @@ def summarize(ds: xr.Dataset, dim: str = "draw") -> xr.Dataset:
 def _covariances(lam: NDArray[np.float64], P: NDArray[np.float64] | None, N: int,
                  seeds: list[np.random.SeedSequence], rotate: bool, centred: bool
                  ) -> tuple[NDArray[np.float64], list[NDArray[np.float64] | None], list[NDArray[np.float64] | None]]:
-    """C for each draw (as :meth:`SampleSpectrum.from_data` forms it), Sigma's eigenvectors in X's
-    basis and the sample means (centred only)."""
+    """C for each draw, Sigma's eigenvectors in X's basis and the sample means (centred only).
+
+    C = X X^T / N (or the centred form) as in :meth:`SampleSpectrum.from_data`, without its
+    symmetrisation: LAPACK reads one triangle only. With more than one kernel thread the draws
+    are formed on a thread pool (NumPy's generator and BLAS release the GIL); every draw is
+    computed by the same operations, so the result does not depend on the thread count.
+    """
     d = lam.size
     C = np.empty((len(seeds), d, d))
-    bases: list[NDArray[np.float64] | None] = []
-    means: list[NDArray[np.float64] | None] = []
-    for i, ss in enumerate(seeds):
-        X, O = _draw(lam, P, N, ss, rotate)
+    bases: list[NDArray[np.float64] | None] = [None] * len(seeds)
+    means: list[NDArray[np.float64] | None] = [None] * len(seeds)
+
+    def one(i: int) -> None:
+        X, O = _draw(lam, P, N, seeds[i], rotate)
         if centred:
             xbar = X.mean(axis=1)
             Xc = X - xbar[:, None]
-            Ci = Xc @ Xc.T / (N - 1)
+            np.matmul(Xc, Xc.T, out=C[i])
+            C[i] /= N - 1
+            means[i] = xbar
         else:
-            xbar = None
-            Ci = X @ X.T / N
-        np.add(Ci, Ci.T, out=C[i])
-        C[i] *= 0.5
-        bases.append(P if O is None else (O if P is None else O @ P))
-        means.append(xbar)
+            np.matmul(X, X.T, out=C[i])
+            C[i] /= N
+        bases[i] = P if O is None else (O if P is None else O @ P)
+
+    workers = min(_core.get_num_threads(), len(seeds))
+    if workers > 1:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(one, range(len(seeds))))
+    else:
+        for i in range(len(seeds)):
+            one(i)
     return C, bases, means
 
 
