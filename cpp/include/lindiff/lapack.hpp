@@ -40,9 +40,10 @@ inline void reverse_and_transpose(double* a, std::size_t d) noexcept {
 /// eigenvector of w[b][j].  w (B x d): eigenvalues in decreasing order.  info (B): LAPACK's info
 /// per matrix (0 = success; on failure that matrix's outputs are unspecified).
 ///
-/// One workspace query, then an OpenMP loop over the batch (static schedule), each thread with its
-/// own work arrays; every matrix goes through the same dsyevd call whatever the thread count, so
-/// the results do not depend on it.  Call it without holding the GIL.
+/// One workspace query, then an OpenMP loop over the batch (static schedule, at most
+/// min(num_threads(), B) threads), each thread with its own work arrays; every matrix goes
+/// through the same dsyevd call whatever the thread count, so the results do not depend on it.
+/// Call it without holding the GIL.
 inline void eigh_batched(dsyevd_ptr dsyevd, std::int64_t B, int d, double* A, double* w, int* info) {
     require(dsyevd != nullptr, "eigh_batched: no dsyevd function");
     require(B >= 0 && d >= 1, "eigh_batched: need B >= 0 and d >= 1");
@@ -56,24 +57,36 @@ inline void eigh_batched(dsyevd_ptr dsyevd, std::int64_t B, int d, double* A, do
     const int liwork_opt = std::max(1, iwork_query);
     const auto dd = static_cast<std::size_t>(d);
 
+    // per-thread work arrays, allocated here so that a failed allocation throws before the
+    // parallel region (an exception must not escape it)
+    const int nthreads = std::max(1, static_cast<int>(std::min<std::int64_t>(num_threads(), B)));
+    const auto lw = static_cast<std::size_t>(lwork_opt), liw = static_cast<std::size_t>(liwork_opt);
+    std::vector<double> work(lw * nthreads), wtmp(dd * nthreads);
+    std::vector<int> iwork(liw * nthreads);
+
 #if defined(_OPENMP)
-#pragma omp parallel
+#pragma omp parallel num_threads(nthreads)
 #endif
     {
-        std::vector<double> work(static_cast<std::size_t>(lwork_opt));
-        std::vector<int> iwork(static_cast<std::size_t>(liwork_opt));
-        std::vector<double> wtmp(dd);
+#if defined(_OPENMP)
+        const auto me = static_cast<std::size_t>(omp_get_thread_num());
+#else
+        const std::size_t me = 0;
+#endif
+        double* my_work = work.data() + me * lw;
+        double* my_w = wtmp.data() + me * dd;
+        int* my_iwork = iwork.data() + me * liw;
 #if defined(_OPENMP)
 #pragma omp for schedule(static)
 #endif
         for (std::int64_t b = 0; b < B; ++b) {
             char jz = 'V', ul = 'U';
-            int nn = d, ld = d, lw = lwork_opt, liw = liwork_opt, inf = 0;
+            int nn = d, ld = d, lwk = lwork_opt, liwk = liwork_opt, inf = 0;
             double* a = A + static_cast<std::size_t>(b) * dd * dd;
-            dsyevd(&jz, &ul, &nn, a, &ld, wtmp.data(), work.data(), &lw, iwork.data(), &liw, &inf);
+            dsyevd(&jz, &ul, &nn, a, &ld, my_w, my_work, &lwk, my_iwork, &liwk, &inf);
             info[b] = inf;
             double* wb = w + static_cast<std::size_t>(b) * dd;
-            for (std::size_t j = 0; j < dd; ++j) wb[j] = wtmp[dd - 1 - j];
+            for (std::size_t j = 0; j < dd; ++j) wb[j] = my_w[dd - 1 - j];
             detail::reverse_and_transpose(a, dd);
         }
     }
