@@ -65,5 +65,6 @@ void register_solvers(py::module_& m);
 void register_sampler(py::module_& m);
 void register_contour(py::module_& m);
 void register_simulate(py::module_& m);
+void register_lapack(py::module_& m);
 
 }  // namespace lindiff::bind

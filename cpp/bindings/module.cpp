@@ -19,4 +19,5 @@ PYBIND11_MODULE(_core, m) {
     lindiff::bind::register_sampler(m);
     lindiff::bind::register_contour(m);
     lindiff::bind::register_simulate(m);
+    lindiff::bind::register_lapack(m);
 }

@@ -8,7 +8,8 @@ The public API:
 - :func:`solve_fixed_point`, :func:`find_root`: the kernel's generic solvers for Python callables.
 - :mod:`lindiff.theory`: deterministic-equivalent losses, gradient flow, optimal stopping, KL.
 - :mod:`lindiff.exact`: finite-sample closed forms given one training set.
-- :mod:`lindiff.simulate`: GD / SGD training and DDPM sampling of linear denoisers, seeded and batched.
+- :mod:`lindiff.simulate`: exact ensembles, GD / SGD training and DDPM sampling of linear denoisers.
+- :func:`validate`, :class:`Validation`: theory vs simulation, cell by cell, in standard errors.
 - :class:`ConvergenceWarning`, :class:`ConvergenceError`.
 - :func:`set_num_threads`, :func:`get_num_threads`, :func:`build_info`,
   :func:`available_backends`, :func:`cuda_device`.
@@ -34,6 +35,7 @@ from .spectrum import Spectrum
 __version__: str = _core.__version__
 
 from . import exact, simulate, theory  # noqa: E402  (submodules; they read __version__)
+from .validate import Validation, validate  # noqa: E402
 
 __all__ = [
     "ConvergenceError",
@@ -43,6 +45,7 @@ __all__ = [
     "Schedule",
     "SolverResult",
     "Spectrum",
+    "Validation",
     "__version__",
     "available_backends",
     "build_info",
@@ -57,6 +60,7 @@ __all__ = [
     "simulate",
     "solve_fixed_point",
     "theory",
+    "validate",
 ]
 
 

@@ -146,21 +146,28 @@ def draw_data(
     if not isinstance(rotate, (bool, np.bool_)):
         raise ValueError(f"rotate must be a bool (got {rotate!r})")
     lam, P = _population(population)
-    ss = _seed_sequence(seed)
-    d = lam.size
-    Z = np.random.default_rng(ss).standard_normal((d, N))
-    if P is None:
-        X = np.sqrt(lam)[:, None] * Z
-        sigma = np.diag(lam)
-    else:
-        X = (P * np.sqrt(lam)) @ (P.T @ Z)
-        sigma = (P * lam) @ P.T
-    if rotate:
-        O = _haar(d, np.random.default_rng(np.random.SeedSequence(ss.entropy, spawn_key=ss.spawn_key + (0,))))
-        X = O @ X
+    X, O = _draw(lam, P, N, _seed_sequence(seed), bool(rotate))
+    sigma = np.diag(lam) if P is None else (P * lam) @ P.T
+    if O is not None:
         sigma = O @ sigma @ O.T
         sigma = 0.5 * (sigma + sigma.T)
     return X, sigma
+
+
+def _draw(lam: NDArray[np.float64], P: NDArray[np.float64] | None, N: int, ss: np.random.SeedSequence,
+          rotate: bool) -> tuple[NDArray[np.float64], NDArray[np.float64] | None]:
+    """The training set of :func:`draw_data` (validated arguments) and the rotation O (or None).
+
+    Sigma's eigenvectors in the basis of X are ``O @ P`` (``O`` when P is None, i.e. Sigma diagonal).
+    """
+    d = lam.size
+    Z = np.random.default_rng(ss).standard_normal((d, N))
+    X = np.sqrt(lam)[:, None] * Z if P is None else (P * np.sqrt(lam)) @ (P.T @ Z)
+    O = None
+    if rotate:
+        O = _haar(d, np.random.default_rng(np.random.SeedSequence(ss.entropy, spawn_key=ss.spawn_key + (0,))))
+        X = O @ X
+    return X, O
 
 
 def _readonly(a: ArrayLike) -> NDArray[np.float64]:
@@ -310,9 +317,6 @@ class SampleSpectrum:
             raise ValueError(f"centred must be a bool (got {centred!r})")
         if centred and N < 2:
             raise ValueError("X must have at least 2 columns with centred=True")
-        if rtol is None:
-            rtol = 4.0 * max(d, N) * np.finfo(np.float64).eps
-        rtol = nonneg_scalar("rtol", rtol)
         if centred:
             xbar = Xa.mean(axis=1)
             Xc = Xa - xbar[:, None]
@@ -321,7 +325,100 @@ class SampleSpectrum:
             xbar = None
             C = Xa @ Xa.T / N
         s, V = np.linalg.eigh(0.5 * (C + C.T))
-        s, V = s[::-1].copy(), V[:, ::-1].copy()
+        return cls._from_eigh(s[::-1], V[:, ::-1], lam, P, N, centred=bool(centred), xbar=xbar, rtol=rtol,
+                              keep_vectors=keep_vectors)
+
+    @classmethod
+    def from_eigh(
+        cls,
+        s: ArrayLike,
+        V: ArrayLike,
+        population: Population,
+        N: int,
+        *,
+        centred: bool = False,
+        xbar: ArrayLike | None = None,
+        rtol: float | None = None,
+        keep_vectors: bool = True,
+    ) -> SampleSpectrum:
+        """Eigen-data from an eigendecomposition ``C = V diag(s) V^T`` already computed.
+
+        The one place where (s, V) become overlaps: :meth:`from_data` and
+        :func:`lindiff.simulate.ensemble` (which eigendecomposes many C at once) both end here.
+
+        Parameters
+        ----------
+        s : array_like, shape (d,)
+            Eigenvalues of C in decreasing order.
+        V : array_like, shape (d, d)
+            The eigenvectors as columns, ``V[:, i]`` for ``s[i]``, in the basis of X.
+        population : Spectrum, 1-d array (the diagonal of Sigma) or d x d SPD matrix
+            The population covariance Sigma in the basis of X.
+        N : int
+            Number of samples behind C.
+        centred : bool
+            C is the centred covariance ``(X - xbar)(X - xbar)^T / (N - 1)``; then ``xbar`` is required.
+        xbar : array_like, shape (d,), optional
+            The sample mean (with ``centred`` only).
+        rtol : float, optional
+            Eigenvalues at or below ``rtol * max(s)`` are set to exactly 0. Default
+            ``4 * max(d, N) * machine epsilon``.
+        keep_vectors : bool
+            Keep V for :meth:`matrix`.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from lindiff.exact import SampleSpectrum
+        >>> X = np.array([[1.0, -1.0], [0.0, 2.0], [1.0, 1.0]])
+        >>> s, V = np.linalg.eigh(X @ X.T / 2)
+        >>> smp = SampleSpectrum.from_eigh(s[::-1], V[:, ::-1], np.ones(3), N=2)
+        >>> bool(np.allclose(smp.s, SampleSpectrum.from_data(X, np.ones(3)).s))
+        True
+        """
+        lam, P = _population(population)
+        d = lam.size
+        sa = real_array("s", s, ndim=1)
+        Va = real_array("V", V, ndim=2)
+        if sa.shape != (d,) or Va.shape != (d, d):
+            raise ValueError(f"s and V must have shapes ({d},) and ({d}, {d}) like the population "
+                             f"(got {sa.shape} and {Va.shape})")
+        if np.any(np.diff(sa) > 0):
+            raise ValueError("s must be in decreasing order (V's columns in the same order)")
+        N = positive_int("N", N)
+        if not isinstance(centred, (bool, np.bool_)):
+            raise ValueError(f"centred must be a bool (got {centred!r})")
+        xb = None
+        if centred:
+            if xbar is None:
+                raise ValueError("xbar (the sample mean) is required with centred=True")
+            xb = real_array("xbar", xbar, ndim=1)
+            if xb.shape != (d,):
+                raise ValueError(f"xbar must have shape ({d},) (got {xb.shape})")
+        elif xbar is not None:
+            raise ValueError("xbar must be None unless centred=True")
+        return cls._from_eigh(sa, Va, lam, P, N, centred=bool(centred), xbar=xb, rtol=rtol, keep_vectors=keep_vectors)
+
+    @classmethod
+    def _from_eigh(
+        cls,
+        s: NDArray[np.float64],
+        V: NDArray[np.float64],
+        lam: NDArray[np.float64],
+        P: NDArray[np.float64] | None,
+        N: int,
+        *,
+        centred: bool,
+        xbar: NDArray[np.float64] | None,
+        rtol: float | None,
+        keep_vectors: bool,
+    ) -> SampleSpectrum:
+        """:meth:`from_eigh` for validated arrays; Sigma = P diag(lam) P^T in X's basis (P None: diagonal)."""
+        d = lam.size
+        if rtol is None:
+            rtol = 4.0 * max(d, N) * np.finfo(np.float64).eps
+        rtol = nonneg_scalar("rtol", rtol)
+        s = np.array(s, dtype=np.float64, copy=True)
         smax = max(float(s[0]), 0.0)
         s[s <= rtol * smax] = 0.0
         # overlaps through Sigma's eigenbasis: o_i = sum_nu lambda_nu (p_nu . v_i)^2
@@ -335,7 +432,7 @@ class SampleSpectrum:
             xp = xbar if P is None else P.T @ xbar
             mean_quad_inv = float(np.sum(xp * xp / lam))
         return cls(s=s, o=o, o_inv=o_inv, population=lam, N=N, centred=bool(centred), mean_coords=mean_coords,
-                   mean_quad_inv=mean_quad_inv, vectors=V if keep_vectors else None)
+                   mean_quad_inv=mean_quad_inv, vectors=np.ascontiguousarray(V) if keep_vectors else None)
 
     @classmethod
     def draw(

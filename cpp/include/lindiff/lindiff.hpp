@@ -5,3 +5,4 @@
 #include "roots.hpp"
 #include "fixed_point.hpp"
 #include "kappa.hpp"
+#include "lapack.hpp"

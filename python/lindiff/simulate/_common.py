@@ -17,7 +17,9 @@ def draw_seeds(seed: int | np.random.SeedSequence, draws: int) -> list[np.random
     thread count, so ``lindiff.exact.draw_data(spectrum, N, seed=draw_seeds(seed, draws)[i])``
     reproduces its training set."""
     draws = positive_int("draws", draws)
-    return exact._seed_sequence(seed).spawn(draws)
+    ss = exact._seed_sequence(seed)  # children built explicitly: a SeedSequence passed in is not advanced
+    return [np.random.SeedSequence(ss.entropy, spawn_key=tuple(ss.spawn_key) + (i,), pool_size=ss.pool_size)
+            for i in range(draws)]
 
 
 def philox_key(ss: np.random.SeedSequence, purpose: int) -> NDArray[np.uint32]:
