@@ -58,3 +58,11 @@ def test_theory_command(capsys) -> None:  # type: ignore[no-untyped-def]
     ref = static_losses(lindiff.Spectrum.powerlaw(100, 1.0), [60.0, 400.0]).test.mean("t").values
     np.testing.assert_allclose([float(r[2]) for r in rows], ref, rtol=1e-4)
     assert rows[0][6] == "inf" and float(rows[1][6]) > 0  # KL: inf for N < d at c = 0
+
+
+def test_simulate_command(capsys) -> None:  # type: ignore[no-untyped-def]
+    assert main(["simulate", "--d", "60", "--N", "120", "--t", "50", "500", "--steps", "100", "--draws", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "verdict: PASSED" in out and "test (sim)" in out
+    assert main(["simulate", "--d", "20", "--N", "0"]) == 2
+    assert main(["simulate", "--d", "20", "--N", "40", "--t", "0"]) == 2

@@ -266,3 +266,12 @@ def test_sample_bad_input():
         res.model(0)
     with pytest.raises(ValueError, match="draw"):
         res.population(3)
+
+
+def test_gd_theory_reports_when_the_contour_method_fails():
+    # explicit GD's (1 - 2 eta m)^n explodes off the real axis: the DE quadrature must say so
+    spec = lindiff.Spectrum.powerlaw(200, 1.0)
+    with pytest.warns(lindiff.ConvergenceWarning, match="gd_eta"):
+        lindiff.theory.gradflow_losses(spec, 400, [120 * 0.0134], t=[10], gd_eta=0.0134)
+    with pytest.raises(lindiff.ConvergenceError):
+        lindiff.theory.gradflow_losses(spec, 400, [120 * 0.0134], t=[10], gd_eta=0.0134, strict=True)

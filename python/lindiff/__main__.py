@@ -68,12 +68,12 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
     spec = _spectrum_from_args(args)
     sched = Schedule.linear(T=args.T)
-    res = train(spec, int(args.N), args.c, sched, t=args.t, method=args.method, steps=args.steps, draws=args.draws,
-                seed=args.seed, record_every=max(1, args.steps // 10))
+    res = train(spec, int(args.N), args.c, sched, t=args.t, method=args.method, eta=args.eta, steps=args.steps,
+                draws=args.draws, seed=args.seed, record_every=max(1, args.steps // 10))
     ds = res.losses
     et = ds.eta_tau.values[1:]
-    gd_eta = res.eta if args.method == "gd" else None
-    th = gradflow_losses(spec, args.N, args.c, sched, t=args.t, eta_tau=et, gd_eta=gd_eta, strict=args.strict)
+    # gradient flow: GD and SGD with a small step follow it up to O(eta)
+    th = gradflow_losses(spec, args.N, et, args.c, sched, t=args.t, strict=args.strict)
     print(f"{spec.name}, d = {spec.d}, N = {args.N:g}, c = {args.c:g}, {sched.name}: {args.method} with "
           f"eta = {res.eta:.4g}, {args.draws} draws; per-dimension losses, simulation mean ± s.e. vs theory")
     print(f"{'t':>5} {'eta_tau':>9} {'test (sim)':>21} {'test (DE)':>10} {'train (sim)':>21} {'train (DE)':>10}")
@@ -146,6 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
     pm.add_argument("--T", type=int, default=1000, help="diffusion steps of the linear schedule (default 1000)")
     pm.add_argument("--t", type=int, nargs="+", default=[10, 100, 500], help="diffusion times (default 10 100 500)")
     pm.add_argument("--method", choices=["gd", "sgd"], default="gd", help="training method (default gd)")
+    pm.add_argument("--eta", type=float, default=None,
+                    help="learning rate (default: half the largest stable GD step)")
     pm.add_argument("--steps", type=int, default=400, help="training steps (default 400)")
     pm.add_argument("--draws", type=int, default=10, help="training sets (default 10)")
     pm.add_argument("--seed", type=int, default=0, help="seed (default 0)")

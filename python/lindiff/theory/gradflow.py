@@ -9,6 +9,7 @@ import xarray as xr
 from numpy.typing import ArrayLike, NDArray
 
 from .. import __version__, _core
+from .._results import report_convergence
 from ..schedule import Schedule
 from ..spectrum import Spectrum
 from ._grid import Axis, assemble, axis, check_schedule, check_spectrum, time_axis
@@ -87,7 +88,15 @@ def gradflow_losses(
              "d": float(spectrum.d), "schedule": schedule.name, "T": schedule.T,
              "training": "gradient descent" if eta else "gradient flow", "gd_eta": eta,
              "lindiff_version": __version__}
-    return assemble(variables, [Nax, cax, eax, tax], attrs)
+    ds = assemble(variables, [Nax, cax, eax, tax], attrs)
+    # The contour quadrature integrates analytic functions; explicit GD's (1 - 2 eta m)^n grows
+    # exponentially off the real axis for large n, and the integrals then cancel catastrophically.
+    ok = bool(np.all(imag <= 1e-8) and np.all(np.isfinite(test)) and np.all(np.isfinite(train)))
+    report_convergence(ok, f"gradflow_losses: the contour quadrature lost accuracy (largest imaginary residual "
+                       f"{np.max(imag):.3g}{', non-finite losses' if not np.all(np.isfinite(test)) else ''})"
+                       + ("; explicit GD (gd_eta) with many steps is beyond the contour method: use gradient flow "
+                          "(gd_eta=None) or lindiff.exact for GD" if eta else ""), ds, strict, stacklevel=3)
+    return ds
 
 
 _CGOLD = (3 - math.sqrt(5)) / 2
