@@ -23,7 +23,8 @@ import lindiff
 from lindiff import _core
 from lindiff.exact import _population
 from lindiff.simulate import ensemble
-from lindiff.simulate._ensemble import _children, _covariances
+from lindiff.simulate._common import draw_seeds
+from lindiff.simulate._ensemble import _covariances
 
 
 def best_time(fn, repeat: int) -> float:  # type: ignore[no-untyped-def]
@@ -47,7 +48,7 @@ def main() -> None:
 
     spec = lindiff.Spectrum.powerlaw(args.d, args.k)
     lam, P = _population(spec)
-    seeds = _children(0, args.draws)
+    seeds = draw_seeds(0, args.draws)
     print(f"lindiff {lindiff.__version__}: {lindiff.build_info()['build']}")
     print(f"d = {args.d}, k = {args.k}, {args.draws} draws, t = {args.t}; "
           f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}\n")

@@ -503,7 +503,7 @@ class SampleSpectrum:
         if v.ndim == 0 or v.shape[-1] != self.d:
             raise ValueError(f"values must have a last axis of length d = {self.d} (got shape {v.shape})")
         V = self.vectors
-        return np.einsum("ij,...j,kj->...ik", V, v, V)
+        return (V * v[..., None, :]) @ V.T      # batched GEMM (an einsum here is a slow triple loop)
 
 
 # ---------------------------------------------------------------------- results
