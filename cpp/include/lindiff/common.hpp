@@ -28,6 +28,16 @@
 
 // `#pragma omp simd reduction(+ : ...)` on the host; nothing in device code.
 #define LINDIFF_PRAGMA(x) _Pragma(#x)
+// Full unrolling of a short fixed loop (lets compilers vectorise the loop around it).
+#if defined(__CUDACC__)
+#define LINDIFF_UNROLL(n) LINDIFF_PRAGMA(unroll n)
+#elif defined(__clang__)
+#define LINDIFF_UNROLL(n) LINDIFF_PRAGMA(clang loop unroll_count(n))
+#elif defined(__GNUC__)
+#define LINDIFF_UNROLL(n) LINDIFF_PRAGMA(GCC unroll n)
+#else
+#define LINDIFF_UNROLL(n)
+#endif
 #if defined(__CUDA_ARCH__)
 #define LINDIFF_SIMD_SUM(...)
 #else
