@@ -38,6 +38,11 @@ def test_normal_stream_moments_and_prefix():
     assert abs(np.mean(z**4) - 3) < 4 * np.sqrt(96) * se
     assert abs(np.mean(z[:-1] * z[1:])) < 4 * se                        # the pair of one block is independent
     np.testing.assert_array_equal(_core.normal_stream(key, 1, 2, 3, 101), z[:101])  # a stream has no state
+    from scipy import stats
+    assert stats.kstest(z, "norm").pvalue > 1e-3                         # the whole distribution
+    assert stats.kstest(z[0::2], "norm").pvalue > 1e-3 and stats.kstest(z[1::2], "norm").pvalue > 1e-3
+    angle = np.arctan2(z[1::2], z[0::2])                                  # Box-Muller angle: uniform
+    assert stats.kstest(angle, "uniform", args=(-np.pi, 2 * np.pi)).pvalue > 1e-3
     assert not np.array_equal(_core.normal_stream(key, 1, 2, 4, 8), z[:8])
 
 
