@@ -23,9 +23,9 @@ Examples
 >>> import numpy as np
 >>> from lindiff.memorization import relative_distance
 >>> rng = np.random.default_rng(0)
->>> d, N, M = 4, 8, 500
+>>> d, N, M = 8, 16, 2000
 >>> train, reference = rng.normal(size=(N, d)), rng.normal(size=(M, d))
->>> res = relative_distance(train, reference, (np.zeros(d), 0.5 * np.eye(d)))   # a generalizing law
+>>> res = relative_distance(train, reference, (np.zeros(d), 0.5 * np.eye(d)))   # ignores the training set
 >>> bool(res.positive), res.method
 (True, 'closed form')
 >>> bool(relative_distance(train, reference, train).positive)                # copies of the training set
