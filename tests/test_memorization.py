@@ -393,3 +393,61 @@ def test_sampler_uses_the_same_nearest_neighbour():
     idx, dist, ratio = _sample._nearest_rows(X.T, U.T)
     nn = nearest_neighbour_ratio(X.T, U.T)
     assert np.array_equal(idx, nn.index) and np.array_equal(ratio, nn.ratio) and np.array_equal(dist, nn.distance)
+
+
+# ----------------------------------------------------------------------------- exact data law as reference
+def test_exact_law_reference_against_quadrature_d1():
+    rng = np.random.default_rng(80)
+    pm, pv = 3.0, 1.2
+    X = pm + math.sqrt(pv) * rng.normal(size=(5, 1))
+    law = (np.array([pm]), np.array([[pv]]))
+    for mean, var, bw in [(3.2, 0.6, "halder"), (3.0, 0.05, 0.4), (4.5, 2.0, "collapse")]:
+        r = relative_distance(X, law, (np.array([mean]), np.array([[var]])), bandwidth=bw)
+
+        def f(x, mean=mean, var=var, eT=r.eps_T):
+            pg = norm.pdf(x, mean, math.sqrt(var))
+            return (pg - norm.pdf(x, X[:, 0], eT).mean()) ** 2 - (pg - norm.pdf(x, pm, math.sqrt(pv))) ** 2
+
+        edges = np.concatenate([[-15.0], np.sort(X[:, 0]), [20.0]])
+        q = math.fsum(integrate.quad(f, lo, hi, epsabs=0.0, epsrel=1e-10, limit=200)[0]
+                      for lo, hi in zip(edges[:-1], edges[1:]))
+        assert r.M is None and math.isnan(r.eps_O) and r.log_off_O == -math.inf
+        assert r.sigma == pytest.approx(math.sqrt(pv))
+        assert r.delta == pytest.approx(q, rel=1e-9, abs=1e-14)
+        assert r.positive == (q > 0)
+    assert "exact law" in repr(r)
+
+
+def test_exact_law_reference_d2_grid_and_monte_carlo():
+    rng = np.random.default_rng(81)
+    pm, pc = np.array([0.5, -0.5]), np.array([[1.0, 0.4], [0.4, 0.8]])
+    X = rng.multivariate_normal(pm, pc, size=4)
+    mean, cov = np.array([0.3, -0.2]), np.array([[0.7, 0.3], [0.3, 0.5]])
+    r = relative_distance(X, (pm, pc), (mean, cov))
+    g = np.linspace(-9, 9, 721)
+    P = np.stack(np.meshgrid(g, g, indexing="ij"), -1).reshape(-1, 2)
+    pg, pp = multivariate_normal(mean, cov).pdf(P), multivariate_normal(pm, pc).pdf(P)
+    kT = np.mean([multivariate_normal(x, r.eps_T**2 * np.eye(2)).pdf(P) for x in X], axis=0)
+    f = ((pg - kT) ** 2 - (pg - pp) ** 2).reshape(g.size, g.size)
+    q = integrate.trapezoid(integrate.trapezoid(f, g, axis=1), g)
+    assert r.delta == pytest.approx(q, rel=1e-8)
+    z = []
+    for _ in range(8):
+        mc = relative_distance(X, (pm, pc), rng.multivariate_normal(mean, cov, size=20000))
+        z.append((mc.delta - r.delta) / mc.stderr)
+    assert np.all(np.abs(z) < 3.5)
+    # KL variant: E[ln p - ln rho_T] over the given samples
+    S = rng.multivariate_normal(mean, cov, size=300)
+    k = relative_distance(X, (pm, pc), S, distance="kl")
+    lT = np.log(np.mean([multivariate_normal(x, k.eps_T**2 * np.eye(2)).pdf(S) for x in X], axis=0))
+    assert k.delta == pytest.approx(np.mean(multivariate_normal(pm, pc).logpdf(S) - lT), rel=1e-10)
+    # a rank-deficient p_gen against the exact law: closed form = Monte Carlo
+    V, w = np.array([[0.6], [0.8]]), np.array([0.9])
+    exact = relative_distance(X, (pm, pc), (mean, (w, V)))
+    S = mean + rng.normal(size=(40000, 1)) * math.sqrt(0.9) @ V.T
+    mc = relative_distance(X, (pm, pc), S)
+    assert abs(mc.delta - exact.delta) < 3.5 * mc.stderr
+    with pytest.raises(ValueError, match="positive definite"):
+        relative_distance(X, (pm, np.array([[1.0, 0.0], [0.0, 0.0]])), (mean, cov))
+    with pytest.raises(ValueError, match="reference mean"):
+        relative_distance(X, (np.zeros(3), pc), (mean, cov))

@@ -136,9 +136,9 @@ class _Gaussian:
     evals: NDArray[np.float64]  # (k,) >= 0
     evecs: NDArray[np.float64]  # (d, k) orthonormal columns; eigenvalue 0 on their complement
 
-    def log_C(self, X: NDArray[np.float64], eps2: float) -> float:
-        """log C_n = log (1/n) sum_k N(x_k; mu, Sigma + eps^2 I) (whitened, log domain)."""
-        n, d = X.shape
+    def log_pdf(self, X: NDArray[np.float64], eps2: float) -> NDArray[np.float64]:
+        """log N(x_k; mu, Sigma + eps^2 I) per row (whitened; eps2 may be 0 only for full rank)."""
+        d = X.shape[1]
         k = self.evals.size
         a = self.evals + eps2
         R = X - self.mean
@@ -148,8 +148,25 @@ class _Gaussian:
         if k < d:  # the complement of span(evecs) has variance eps^2 only
             q = q + np.maximum(np.sum(R * R, axis=1) - np.sum(P * P, axis=1), 0.0) / eps2
             logdet += (d - k) * math.log(eps2)
-        logN = -0.5 * (d * _LOG_2PI + logdet) - 0.5 * q
-        return float(logsumexp(logN)) - math.log(n)
+        return -0.5 * (d * _LOG_2PI + logdet) - 0.5 * q
+
+    def log_C(self, X: NDArray[np.float64], eps2: float) -> float:
+        """log C_n = log (1/n) sum_k N(x_k; mu, Sigma + eps^2 I) (log domain)."""
+        return float(logsumexp(self.log_pdf(X, eps2))) - math.log(X.shape[0])
+
+    def full_rank(self) -> bool:
+        return self.evals.size == self.mean.size and bool(np.all(self.evals > 0))
+
+    def log_self_overlap(self) -> float:
+        """ln ∫p^2 = ln (4 pi)^(-d/2) det(Sigma)^(-1/2) (full rank only)."""
+        return -0.5 * (self.mean.size * _LOG_4PI + float(np.sum(np.log(self.evals))))
+
+    def log_overlap(self, other: _Gaussian) -> float:
+        """ln ∫p q = ln N(mu_p; mu_q, Sigma_p + Sigma_q) for the Gaussian q = other (full rank)."""
+        A = (self.evecs * self.evals) @ self.evecs.T + (other.evecs * other.evals) @ other.evecs.T
+        w, V = np.linalg.eigh(0.5 * (A + A.T))
+        z = (self.mean - other.mean) @ V
+        return -0.5 * (self.mean.size * _LOG_2PI + float(np.sum(np.log(w))) + float(np.sum(z * z / w)))
 
     def draw(self, n: int, seed: int | np.random.SeedSequence | None) -> NDArray[np.float64]:
         rng = np.random.default_rng(seed)
@@ -157,36 +174,36 @@ class _Gaussian:
         return np.ascontiguousarray(self.mean + (z * np.sqrt(self.evals)) @ self.evecs.T)
 
 
-def _gaussian(generated: tuple, d: int) -> _Gaussian:
+def _gaussian(generated: tuple, d: int, name: str = "generated") -> _Gaussian:
     if len(generated) != 2:
-        raise ValueError("generated as a Gaussian must be a tuple (mean, covariance) or "
+        raise ValueError(f"{name} as a Gaussian must be a tuple (mean, covariance) or "
                          "(mean, (eigenvalues, eigenvectors))")
-    mean = real_array("generated mean", generated[0])
+    mean = real_array(f"{name} mean", generated[0])
     if mean.shape != (d,):
-        raise ValueError(f"generated mean must have shape ({d},) (got {mean.shape})")
+        raise ValueError(f"{name} mean must have shape ({d},) (got {mean.shape})")
     cov = generated[1]
     if isinstance(cov, tuple):
         if len(cov) != 2:
-            raise ValueError("generated covariance as eigenpairs must be a tuple (eigenvalues, eigenvectors)")
-        w = real_array("generated eigenvalues", cov[0], ndim=1)
-        V = real_array("generated eigenvectors", cov[1], ndim=2)
+            raise ValueError(f"{name} covariance as eigenpairs must be a tuple (eigenvalues, eigenvectors)")
+        w = real_array(f"{name} eigenvalues", cov[0], ndim=1)
+        V = real_array(f"{name} eigenvectors", cov[1], ndim=2)
         if V.shape[0] != d or V.shape[1] != w.size or w.size > d:
-            raise ValueError(f"generated eigenvectors must have shape ({d}, k) with k = len(eigenvalues) <= {d} "
+            raise ValueError(f"{name} eigenvectors must have shape ({d}, k) with k = len(eigenvalues) <= {d} "
                              f"(got {V.shape} for {w.size} eigenvalues)")
         if not np.allclose(V.T @ V, np.eye(w.size), atol=1e-8, rtol=0):
-            raise ValueError("generated eigenvectors must have orthonormal columns")
+            raise ValueError(f"{name} eigenvectors must have orthonormal columns")
         if np.any(w < 0):
-            raise ValueError("generated eigenvalues must be >= 0")
+            raise ValueError(f"{name} eigenvalues must be >= 0")
     else:
-        S = real_array("generated covariance", cov)
+        S = real_array(f"{name} covariance", cov)
         if S.shape != (d, d):
-            raise ValueError(f"generated covariance must have shape ({d}, {d}) (got {S.shape})")
+            raise ValueError(f"{name} covariance must have shape ({d}, {d}) (got {S.shape})")
         scale = max(float(np.max(np.abs(S))), np.finfo(float).tiny)
         if not np.allclose(S, S.T, atol=1e-10 * scale, rtol=0):
-            raise ValueError("generated covariance must be symmetric")
+            raise ValueError(f"{name} covariance must be symmetric")
         w, V = np.linalg.eigh(0.5 * (S + S.T))
         if w[0] < -1e-10 * max(scale, abs(w[-1])):
-            raise ValueError(f"generated covariance must be positive semi-definite (eigenvalue {w[0]:.3g})")
+            raise ValueError(f"{name} covariance must be positive semi-definite (eigenvalue {w[0]:.3g})")
         w = np.maximum(w, 0.0)
     return _Gaussian(mean=np.ascontiguousarray(mean), evals=np.ascontiguousarray(w), evecs=np.ascontiguousarray(V))
 
@@ -226,7 +243,9 @@ class RelativeDistance:
         ln C_n, C_n = ∫p_gen rho_n (closed form, or the Monte Carlo mean of rho_n over samples).
         For ``distance="kl"`` the L2 terms are NaN and ``mean_log_rho_T/O`` hold E ln rho_n.
     distance, method, bandwidth, sigma, eps_T, eps_O, N, M, d, n_samples
-        The settings used: ``method`` is "closed form" or "monte carlo".
+        The settings used: ``method`` is "closed form" or "monte carlo"; ``M`` is None and
+        ``eps_O`` NaN when the reference is the exact data law (then ``log_K_O`` = ln ∫p^2,
+        ``log_off_O`` = -inf and ``log_C_O`` = ln ∫p_gen p).
     """
 
     positive: bool
@@ -249,7 +268,7 @@ class RelativeDistance:
     eps_T: float
     eps_O: float
     N: int
-    M: int
+    M: int | None
     d: int
     n_samples: int | None
 
@@ -262,7 +281,7 @@ class RelativeDistance:
             ("distance", self.distance, None), ("method", self.method, None),
             ("bandwidth", str(self.bandwidth), None), ("sigma", f"{self.sigma:.6g}", None),
             ("eps_T", f"{self.eps_T:.6g}", None), ("eps_O", f"{self.eps_O:.6g}", None),
-            ("N, M, d", f"{self.N}, {self.M}, {self.d}", None),
+            ("N, M, d", f"{self.N}, {'exact law' if self.M is None else self.M}, {self.d}", None),
             ("samples", "-" if self.n_samples is None else str(self.n_samples), None),
         ]
         if self.distance == "l2":
@@ -297,8 +316,10 @@ def relative_distance(
     ----------
     train : array (N, d)
         The training set, **one point per row**.
-    reference : array (M, d)
-        Fresh samples of the data law, one per row (spec: M = 10^4, N <= M/4).
+    reference : array (M, d) or tuple
+        Fresh samples of the data law, one per row (spec: M = 10^4, N <= M/4), whose KDE is rho_O;
+        or the exact data law p itself as a Gaussian tuple like ``generated`` (positive definite
+        covariance), the spec's variant "rho_O replaced by p": E_OG = D(p_gen, p).
     generated : tuple or array (n, d)
         Either a Gaussian p_gen = N(mu, Sigma) as a tuple ``(mean (d,), covariance (d, d))`` or
         ``(mean, (eigenvalues (k,), eigenvectors (d, k)))`` (orthonormal columns; Sigma is 0 on
@@ -315,7 +336,7 @@ def relative_distance(
         p_gen); a Gaussian ``generated`` is sampled with ``n_samples`` draws from ``seed``.
     sigma : float, optional
         Data scale in the bandwidth; default sqrt of the mean per-coordinate variance (ddof = 1)
-        of ``reference``.
+        of ``reference`` (of its covariance, tr Sigma_p / d, for an exact law).
     n_samples, seed
         Number of draws and their seed, used only for ``distance="kl"`` with a Gaussian ``generated``.
 
@@ -333,6 +354,8 @@ def relative_distance(
       K_n = (4 pi eps_n^2)^(-d/2) / n and off_n = (1/n) sum_{i != j} exp(-|x_i - x_j|^2 / (4 eps_n^2));
     - C_n = ∫p_gen rho_n = (1/n) sum_k N(x_k; mu, Sigma + eps_n^2 I) for a Gaussian p_gen;
     - ∫p_gen^2 cancels in the difference, so Delta = K_T (1 + off_T) - K_O (1 + off_O) - 2 (C_T - C_O).
+    - With the exact law p = N(m, S) as reference, K_O (1 + off_O) becomes
+      ∫p^2 = (4 pi)^(-d/2) det(S)^(-1/2) and C_O = ∫p_gen p = N(mu; m, Sigma + S).
 
     With the pinned bandwidth K_T = K_O = K = (4 pi sigma^2)^(-d/2) (the same for every n), the
     self terms cancel exactly and Delta / K = off_T - off_O - 2 (C_T - C_O) / K, the spec's formula.
@@ -361,20 +384,37 @@ def relative_distance(
     """
     X = _points("train", train)
     N, d = X.shape
-    Y = _points("reference", reference, d)
-    M = Y.shape[0]
     if distance not in ("l2", "kl"):
         raise ValueError(f"distance must be 'l2' or 'kl' (got {distance!r})")
+    law: _Gaussian | None = None  # the exact data law, when given instead of reference samples
+    Y: NDArray[np.float64] | None = None
+    if isinstance(reference, tuple):
+        law = _gaussian(reference, d, "reference")
+        if not law.full_rank():
+            raise ValueError("reference as a Gaussian data law must have a positive definite covariance "
+                             "(its L2 self-overlap and log-density are infinite otherwise)")
+        M = None
+    else:
+        Y = _points("reference", reference, d)
+        M = Y.shape[0]
     if sigma is None:
-        if M < 2:
-            raise ValueError("reference needs at least 2 points to set the default sigma (or pass sigma)")
-        sigma_f = math.sqrt(float(np.mean(np.var(Y, axis=0, ddof=1))))
-        if not sigma_f > 0:
-            raise ValueError("reference has zero variance: pass sigma explicitly")
+        if law is not None:
+            sigma_f = math.sqrt(float(np.sum(law.evals)) / d)
+        else:
+            assert Y is not None
+            if Y.shape[0] < 2:
+                raise ValueError("reference needs at least 2 points to set the default sigma (or pass sigma)")
+            sigma_f = math.sqrt(float(np.mean(np.var(Y, axis=0, ddof=1))))
+            if not sigma_f > 0:
+                raise ValueError("reference has zero variance: pass sigma explicitly")
     else:
         sigma_f = positive_scalar("sigma", sigma)
     eps2_T, logK_T = _eps2(bandwidth, sigma_f, N, d)
-    eps2_O, logK_O = _eps2(bandwidth, sigma_f, M, d)
+    if M is not None:
+        eps2_O, logK_O = _eps2(bandwidth, sigma_f, M, d)
+    else:  # the exact law: its self term is ∫p^2, written as K_O with off_O = 0
+        assert law is not None
+        eps2_O, logK_O = math.nan, law.log_self_overlap()
 
     gauss: _Gaussian | None = None
     S: NDArray[np.float64] | None = None
@@ -383,13 +423,23 @@ def relative_distance(
     else:
         S = _points("generated", generated, d)
 
-    # translation invariance: centre on the reference mean (keeps |x|^2 + |y|^2 - 2 x.y accurate)
-    c = Y.mean(axis=0)
-    X, Y = np.ascontiguousarray(X - c), np.ascontiguousarray(Y - c)
+    # translation invariance: centre on the reference (keeps |x|^2 + |y|^2 - 2 x.y accurate)
+    c = Y.mean(axis=0) if Y is not None else law.mean  # type: ignore[union-attr]
+    X = np.ascontiguousarray(X - c)
+    if Y is not None:
+        Y = np.ascontiguousarray(Y - c)
+    if law is not None:
+        law = _Gaussian(mean=law.mean - c, evals=law.evals, evecs=law.evecs)
     if gauss is not None:
         gauss = _Gaussian(mean=gauss.mean - c, evals=gauss.evals, evecs=gauss.evecs)
     if S is not None:
         S = np.ascontiguousarray(S - c)
+
+    def log_rho_O(P: NDArray[np.float64]) -> NDArray[np.float64]:
+        if law is not None:
+            return law.log_pdf(P, 0.0)
+        assert Y is not None
+        return _log_kde(P, Y, eps2_O)
 
     nan = math.nan
     common = dict(distance=distance, bandwidth=bandwidth, sigma=sigma_f, eps_T=math.sqrt(eps2_T),
@@ -402,7 +452,7 @@ def relative_distance(
         ns = S.shape[0]
         if ns < 2:
             raise ValueError("generated needs at least 2 samples for a standard error")
-        lT, lO = _log_kde(S, X, eps2_T), _log_kde(S, Y, eps2_O)
+        lT, lO = _log_kde(S, X, eps2_T), log_rho_O(S)
         diff = lO - lT
         delta = float(np.mean(diff))
         se = float(np.std(diff, ddof=1) / math.sqrt(ns))
@@ -412,7 +462,8 @@ def relative_distance(
                                 log_C_O=nan, mean_log_rho_T=float(np.mean(lT)), mean_log_rho_O=float(np.mean(lO)),
                                 method="monte carlo", n_samples=ns, **common)
 
-    log_off_T, log_off_O = _log_off(X, eps2_T), _log_off(Y, eps2_O)
+    log_off_T = _log_off(X, eps2_T)
+    log_off_O = _log_off(Y, eps2_O) if Y is not None else -math.inf
     # self terms K_n (1 + off_n): with the pinned bandwidth the K_n cancel exactly (same number)
     pos = [logK_T + log_off_T]
     neg = [logK_O + log_off_O]
@@ -421,7 +472,12 @@ def relative_distance(
         neg.append(logK_O)
     log2 = math.log(2.0)
     if gauss is not None:
-        log_C_T, log_C_O = gauss.log_C(X, eps2_T), gauss.log_C(Y, eps2_O)
+        log_C_T = gauss.log_C(X, eps2_T)
+        if law is not None:
+            log_C_O = gauss.log_overlap(law)  # ∫p_gen p; Sigma_gen + Sigma_p is positive definite
+        else:
+            assert Y is not None
+            log_C_O = gauss.log_C(Y, eps2_O)
         positive, log_abs = _signed_logsum(pos + [log2 + log_C_O], neg + [log2 + log_C_T])
         delta = (1.0 if positive else -1.0) * math.exp(log_abs) if log_abs > -math.inf else 0.0
         return RelativeDistance(positive=positive, log_abs_delta=log_abs, delta=delta, stderr=0.0,
@@ -433,7 +489,7 @@ def relative_distance(
     ns = S.shape[0]
     if ns < 2:
         raise ValueError("generated needs at least 2 samples for a standard error")
-    lT, lO = _log_kde(S, X, eps2_T), _log_kde(S, Y, eps2_O)
+    lT, lO = _log_kde(S, X, eps2_T), log_rho_O(S)
     # common scale L: every term as exp(term - L) <= 1, then back to the log domain
     self_pos, self_neg = float(logsumexp(pos)), float(logsumexp(neg))
     L = max(self_pos, self_neg, float(np.max(lT)), float(np.max(lO)))
