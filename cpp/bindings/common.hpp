@@ -66,5 +66,6 @@ void register_sampler(py::module_& m);
 void register_contour(py::module_& m);
 void register_simulate(py::module_& m);
 void register_lapack(py::module_& m);
+void register_memorization(py::module_& m);
 
 }  // namespace lindiff::bind

@@ -20,4 +20,5 @@ PYBIND11_MODULE(_core, m) {
     lindiff::bind::register_contour(m);
     lindiff::bind::register_simulate(m);
     lindiff::bind::register_lapack(m);
+    lindiff::bind::register_memorization(m);
 }

@@ -8,6 +8,7 @@ The public API:
 - :func:`solve_fixed_point`, :func:`find_root`: the kernel's generic solvers for Python callables.
 - :mod:`lindiff.theory`: deterministic-equivalent losses, gradient flow, optimal stopping, KL.
 - :mod:`lindiff.exact`: finite-sample closed forms given one training set.
+- :mod:`lindiff.memorization`: the relative-distance memorization criterion and the nearest-neighbour test.
 - :mod:`lindiff.simulate`: exact ensembles, GD / SGD training and DDPM sampling of linear denoisers.
 - :func:`validate`, :class:`Validation`: theory vs simulation, cell by cell, in standard errors.
 - :class:`ConvergenceWarning`, :class:`ConvergenceError`.
@@ -34,7 +35,7 @@ from .spectrum import Spectrum
 
 __version__: str = _core.__version__
 
-from . import exact, simulate, theory  # noqa: E402  (submodules; they read __version__)
+from . import exact, memorization, simulate, theory  # noqa: E402  (submodules; they read __version__)
 from .validate import Validation, validate  # noqa: E402
 
 __all__ = [
@@ -56,6 +57,7 @@ __all__ = [
     "kappa",
     "kappa0",
     "kappa_prime",
+    "memorization",
     "set_num_threads",
     "simulate",
     "solve_fixed_point",

@@ -11,6 +11,7 @@ from .. import _core, exact
 from .._display import html_table, text_table
 from .._validation import positive_int, real_array
 from ..backends import _cuda_module, resolve_backend
+from ..memorization import _nearest_rows
 from ..schedule import Schedule
 from ..theory._grid import check_schedule
 from ..theory.sampler import SAMPLERS, sampler_sigma2
@@ -212,29 +213,6 @@ class SampleResult:
         return html_table("lindiff.simulate.sample", self._cells())
 
 
-def _nearest(U: NDArray[np.float64], X: NDArray[np.float64], chunk: int = 2048
-             ) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64] | None]:
-    """Nearest and second-nearest training point of each sample (columns of U and X)."""
-    n, N = U.shape[1], X.shape[1]
-    x2 = np.sum(X * X, axis=0)
-    idx = np.empty(n, dtype=np.int64)
-    d1 = np.empty(n)
-    d2 = np.empty(n) if N >= 2 else None
-    for lo in range(0, n, chunk):
-        Uc = U[:, lo:lo + chunk]
-        D = np.maximum(np.sum(Uc * Uc, axis=0)[:, None] + x2[None, :] - 2.0 * (Uc.T @ X), 0.0)
-        i = np.argmin(D, axis=1)
-        idx[lo:lo + chunk] = i
-        d1[lo:lo + chunk] = np.sqrt(D[np.arange(D.shape[0]), i])
-        if d2 is not None:
-            d2[lo:lo + chunk] = np.sqrt(np.partition(D, 1, axis=1)[:, 1])
-    ratio = None
-    if d2 is not None:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.where(d2 > 0, d1 / np.where(d2 > 0, d2, 1.0), 1.0)
-    return idx, d1, ratio
-
-
 def sample(
     model_or_W: LinearModel | ArrayLike,
     n_samples: int,
@@ -328,7 +306,8 @@ def sample(
         stat, pval = np.nan, np.nan
     kd = gaussian_kl(cov, S) if S is not None else (None, None)
     ke = gaussian_kl(G, S) if S is not None else (None, None)
-    near = _nearest(U, X) if X is not None else (None, None, None)
+    # one implementation of the nearest-neighbour test (points as rows there, as columns here)
+    near = _nearest_rows(X.T, U.T) if X is not None else (None, None, None)
     return SampleResult(samples=U, covariance=cov, sigma_gen=G, kl_fwd=kd[0], kl_rev=kd[1], kl_fwd_gen=kg[0],
                         kl_rev_gen=kg[1], kl_fwd_exact=ke[0], kl_rev_exact=ke[1], chi2=float(stat), chi2_dof=dof,
                         chi2_pvalue=pval, nearest_index=near[0], nearest_distance=near[1], nearest_ratio=near[2],
