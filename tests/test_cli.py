@@ -64,5 +64,9 @@ def test_simulate_command(capsys) -> None:  # type: ignore[no-untyped-def]
     assert main(["simulate", "--d", "60", "--N", "120", "--t", "50", "500", "--steps", "100", "--draws", "4"]) == 0
     out = capsys.readouterr().out
     assert "verdict: PASSED" in out and "test (sim)" in out
+    # SGD with the CLI's small default step follows gradient flow too
+    assert main(["simulate", "--method", "sgd", "--d", "30", "--N", "60", "--t", "100", "500", "--steps", "2000",
+                 "--draws", "3"]) == 0
+    assert "verdict: PASSED" in capsys.readouterr().out
     assert main(["simulate", "--d", "20", "--N", "0"]) == 2
     assert main(["simulate", "--d", "20", "--N", "40", "--t", "0"]) == 2

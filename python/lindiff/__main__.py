@@ -68,8 +68,16 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
     spec = _spectrum_from_args(args)
     sched = Schedule.linear(T=args.T)
-    res = train(spec, int(args.N), args.c, sched, t=args.t, method=args.method, eta=args.eta, steps=args.steps,
-                draws=args.draws, seed=args.seed, record_every=max(1, args.steps // 10))
+    eta, steps = args.eta, args.steps
+    if args.method == "sgd":
+        # SGD's stationary noise adds an excess loss proportional to eta: to follow gradient flow it
+        # needs a step well below GD's (one GD step on the same draws gives GD's default step)
+        if eta is None:
+            eta = train(spec, int(args.N), args.c, sched, t=args.t, steps=1, draws=args.draws, seed=args.seed).eta / 20
+        steps = 4000 if steps is None else steps
+    steps = 400 if steps is None else steps
+    res = train(spec, int(args.N), args.c, sched, t=args.t, method=args.method, eta=eta, steps=steps,
+                draws=args.draws, seed=args.seed, record_every=max(1, steps // 10))
     ds = res.losses
     et = ds.eta_tau.values[1:]
     # gradient flow: GD and SGD with a small step follow it up to O(eta)
@@ -147,8 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     pm.add_argument("--t", type=int, nargs="+", default=[10, 100, 500], help="diffusion times (default 10 100 500)")
     pm.add_argument("--method", choices=["gd", "sgd"], default="gd", help="training method (default gd)")
     pm.add_argument("--eta", type=float, default=None,
-                    help="learning rate (default: half the largest stable GD step)")
-    pm.add_argument("--steps", type=int, default=400, help="training steps (default 400)")
+                    help="learning rate (default: half the largest stable GD step; a twentieth of that for SGD)")
+    pm.add_argument("--steps", type=int, default=None, help="training steps (default 400 for GD, 4000 for SGD)")
     pm.add_argument("--draws", type=int, default=10, help="training sets (default 10)")
     pm.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     pm.add_argument("--eigenvalues", metavar="FILE", help="eigenvalues from a .npy or text file instead of a power law")
