@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 
 import numpy as np
 
@@ -25,15 +24,7 @@ from lindiff.exact import _population
 from lindiff.simulate import ensemble
 from lindiff.simulate._common import draw_seeds
 from lindiff.simulate._ensemble import _covariances
-
-
-def best_time(fn, repeat: int) -> float:  # type: ignore[no-untyped-def]
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
+from _timing import best_time
 
 
 def main() -> None:

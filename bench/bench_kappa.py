@@ -14,11 +14,11 @@ relative step is below 1e-15. It is run on a subset of the points (solves/s is a
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 
 import lindiff
+from _timing import best_time
 
 
 def numpy_newton(z: np.ndarray, lam: np.ndarray, N: float, chunk: int = 4000,
@@ -50,15 +50,6 @@ def numpy_newton(z: np.ndarray, lam: np.ndarray, N: float, chunk: int = 4000,
                 break
         out[s : s + chunk] = k
     return out, total_iters / z.size
-
-
-def best_time(fn, repeat: int) -> float:  # type: ignore[no-untyped-def]
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def main() -> None:

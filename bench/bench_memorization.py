@@ -23,7 +23,6 @@ import argparse
 import math
 import os
 import sys
-import time
 
 
 def _threads_from_argv() -> str:
@@ -44,15 +43,7 @@ from scipy.special import logsumexp  # noqa: E402
 
 import lindiff  # noqa: E402
 from lindiff.memorization import relative_distance  # noqa: E402
-
-
-def best_time(fn, repeat: int):  # type: ignore[no-untyped-def]
-    times, out = [], None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), out
+from _timing import timed  # noqa: E402
 
 
 def _log_off_numpy(P: np.ndarray, eps2: float, triangle: bool, chunk: int = 1024) -> float:
@@ -114,14 +105,14 @@ def main() -> None:
     mean, cov = np.full(d, 10.0), 0.5 * np.eye(d)
 
     a = rng.standard_normal((2000, 2000))
-    t_gemm, _ = best_time(lambda: a @ a, args.repeat)
+    t_gemm, _ = timed(lambda: a @ a, args.repeat)
     print(f"lindiff {lindiff.__version__}; {lindiff.build_info()['build']}")
     print(f"threads: {args.threads}; NumPy DGEMM 2000^3: {2 * 2000**3 / t_gemm / 1e9:.1f} GFLOP/s")
     print(f"M = {args.M}, N = {args.N}, d = {d}")
 
-    t_k, res = best_time(lambda: relative_distance(X, Y, (mean, cov)), args.repeat)
-    t_t, (pos_t, la_t) = best_time(lambda: numpy_delta(X, Y, mean, cov, True), args.repeat)
-    t_f, (pos_f, la_f) = best_time(lambda: numpy_delta(X, Y, mean, cov, False), args.repeat)
+    t_k, res = timed(lambda: relative_distance(X, Y, (mean, cov)), args.repeat)
+    t_t, (pos_t, la_t) = timed(lambda: numpy_delta(X, Y, mean, cov, True), args.repeat)
+    t_f, (pos_f, la_f) = timed(lambda: numpy_delta(X, Y, mean, cov, False), args.repeat)
     for name, p, la in (("numpy triangle", pos_t, la_t), ("numpy full", pos_f, la_f)):
         if p != res.positive or abs(la - res.log_abs_delta) > 1e-9 * abs(res.log_abs_delta):
             raise SystemExit(f"MISMATCH {name}: {p} {la!r} vs kernel {res.positive} {res.log_abs_delta!r}")

@@ -15,15 +15,14 @@ the same scan + Brent search on the NumPy loss.
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
-import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from bench_kappa import best_time, numpy_newton  # noqa: E402
+from _timing import best_time  # noqa: E402
+from bench_kappa import numpy_newton  # noqa: E402
 
 import lindiff  # noqa: E402
 from lindiff.theory import de_measure, gradflow_losses, optimal_stopping, static_losses  # noqa: E402
@@ -88,7 +87,6 @@ def np_gradflow(lam: np.ndarray, N: float, mu, eta_tau: np.ndarray) -> tuple[np.
     S1 = u.sum(1)
     df1 = (lam[None, :] * u).sum(1)
     M = nodes.size
-    th = 2 * np.pi * np.arange(M) / M
     # dw/dtheta from the nodes' geometry (same ellipse as the kernel): finite-free via FFT
     logw = np.log(nodes)
     coef = np.fft.fft(logw) / M

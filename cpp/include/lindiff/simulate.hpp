@@ -61,11 +61,12 @@ struct TrainOut {
     std::span<std::int64_t> diverged_at;
 };
 
-inline void check_train_problem(const TrainProblem& p, bool need_X) {
+/// All argument checks of a training run (sgd: also X, the minibatch size and the keys).
+inline void check_train_problem(const TrainProblem& p, bool sgd) {
     require(p.draws >= 1 && p.d >= 1 && p.N >= 1, "draws, d and N must be >= 1");
     const auto dd = std::size_t(p.d) * std::size_t(p.d);
     require(p.C.size() == std::size_t(p.draws) * dd, "C must have shape (draws, d, d)");
-    require(!need_X || p.X.size() == std::size_t(p.draws) * std::size_t(p.d) * std::size_t(p.N),
+    require(!sgd || p.X.size() == std::size_t(p.draws) * std::size_t(p.d) * std::size_t(p.N),
             "X must have shape (draws, d, N)");
     require(p.sigma_diagonal() || p.sigma.size() == std::size_t(p.draws) * dd,
             "sigma must have shape (d,) or (draws, d, d)");
@@ -76,6 +77,19 @@ inline void check_train_problem(const TrainProblem& p, bool need_X) {
     for (std::size_t i = 1; i < p.record_steps.size(); ++i)
         require(p.record_steps[i] > p.record_steps[i - 1], "record_steps must be increasing");
     require(p.steps() >= 1, "steps must be >= 1");
+    if (sgd) {
+        require(p.batch_size >= 1, "batch_size must be >= 1");
+        require(p.keys.size() == 2 * std::size_t(p.draws), "keys must have shape (draws, 2)");
+    }
+}
+
+/// The output sizes a training run writes.
+inline void check_train_out(const TrainProblem& p, const TrainOut& out) {
+    const auto draws = std::size_t(p.draws), nt = std::size_t(p.nt()), nrec = p.record_steps.size();
+    require(out.W.size() == draws * nt * std::size_t(p.d) * std::size_t(p.d), "W output has the wrong size");
+    require(out.test.size() == draws * nrec * nt && out.train.size() == out.test.size(),
+            "loss outputs have the wrong size");
+    require(out.diverged_at.size() == draws * nt, "diverged_at has the wrong size");
 }
 
 namespace detail {
@@ -133,13 +147,9 @@ inline bool diverged(double objective, double threshold) noexcept {
 /// Full-batch gradient descent from W = 0 for every (draw, t); see the file comment.
 inline void train_gd(const TrainProblem& p, TrainOut out) {
     check_train_problem(p, false);
+    check_train_out(p, out);
     const int d = p.d, nt = p.nt(), nrec = int(p.record_steps.size());
     const auto dd = std::size_t(d) * std::size_t(d);
-    require(out.W.size() == std::size_t(p.draws) * std::size_t(nt) * dd, "W output has the wrong size");
-    require(out.test.size() == std::size_t(p.draws) * std::size_t(nrec) * std::size_t(nt) &&
-                out.train.size() == out.test.size(),
-            "loss outputs have the wrong size");
-    require(out.diverged_at.size() == std::size_t(p.draws) * std::size_t(nt), "diverged_at has the wrong size");
     const std::int64_t steps = p.steps();
 #pragma omp parallel for schedule(dynamic, 1)
     for (int b = 0; b < p.draws; ++b) {
@@ -186,15 +196,9 @@ inline void train_gd(const TrainProblem& p, TrainOut out) {
 /// counter words (i, n, k, purpose).
 inline void train_sgd(const TrainProblem& p, TrainOut out) {
     check_train_problem(p, true);
-    require(p.batch_size >= 1, "batch_size must be >= 1");
-    require(p.keys.size() == 2 * std::size_t(p.draws), "keys must have shape (draws, 2)");
+    check_train_out(p, out);
     const int d = p.d, nt = p.nt(), nrec = int(p.record_steps.size()), m = p.batch_size;
     const auto dd = std::size_t(d) * std::size_t(d);
-    require(out.W.size() == std::size_t(p.draws) * std::size_t(nt) * dd, "W output has the wrong size");
-    require(out.test.size() == std::size_t(p.draws) * std::size_t(nrec) * std::size_t(nt) &&
-                out.train.size() == out.test.size(),
-            "loss outputs have the wrong size");
-    require(out.diverged_at.size() == std::size_t(p.draws) * std::size_t(nt), "diverged_at has the wrong size");
     const std::int64_t steps = p.steps();
     const std::int64_t units = std::int64_t(p.draws) * nt;
 #pragma omp parallel for schedule(dynamic, 1)
@@ -243,6 +247,18 @@ inline void train_sgd(const TrainProblem& p, TrainOut out) {
     }
 }
 
+/// The argument checks of sample_ddpm (shared with the GPU backend).
+inline void check_sample_args(std::span<const double> W, int d, std::span<const double> beta,
+                              std::span<const double> b, std::span<const double> sigma, std::int64_t n,
+                              std::span<const double> out, int block) {
+    const auto T = std::size_t(beta.size());
+    require(d >= 1 && T >= 1, "d and T must be >= 1");
+    require(W.size() == T * std::size_t(d) * std::size_t(d), "W must have shape (T, d, d)");
+    require(b.size() == T && sigma.size() == T, "beta, b, sigma must have length T");
+    require(n >= 1 && out.size() == std::size_t(n) * std::size_t(d), "out must have shape (d, n)");
+    require(block >= 1, "block must be >= 1");
+}
+
 /// The linear DDPM sampler with given W_t (T x d x d, index t - 1):
 ///   u_T ~ N(0, I),  u_{t-1} = (u_t - (beta_t / b_t) W_t u_t) / sqrt(alpha_t) + sigma_t xi_t.
 /// Samples are processed in blocks of `block` columns; block j draws its noise from counters
@@ -251,13 +267,9 @@ inline void train_sgd(const TrainProblem& p, TrainOut out) {
 inline void sample_ddpm(std::span<const double> W, int d, std::span<const double> beta, std::span<const double> b,
                         std::span<const double> sigma, const Philox4x32& key, std::int64_t n, std::span<double> out,
                         int block = 128) {
+    check_sample_args(W, d, beta, b, sigma, n, out, block);
     const auto T = std::int64_t(beta.size());
     const auto dd = std::size_t(d) * std::size_t(d);
-    require(d >= 1 && T >= 1, "d and T must be >= 1");
-    require(W.size() == std::size_t(T) * dd, "W must have shape (T, d, d)");
-    require(b.size() == std::size_t(T) && sigma.size() == std::size_t(T), "beta, b, sigma must have length T");
-    require(n >= 1 && out.size() == std::size_t(n) * std::size_t(d), "out must have shape (d, n)");
-    require(block >= 1, "block must be >= 1");
     const std::int64_t nblocks = (n + block - 1) / block;
 #pragma omp parallel for schedule(dynamic, 1)
     for (std::int64_t j = 0; j < nblocks; ++j) {

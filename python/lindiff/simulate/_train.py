@@ -105,10 +105,10 @@ def _top_eigenvalue(C: NDArray[np.float64], iterations: int = 200) -> NDArray[np
     """Largest eigenvalue of each C[i] by power iteration (a lower bound that converges to it)."""
     v = np.ones(C.shape[:2]) / np.sqrt(C.shape[1])
     for _ in range(iterations):
-        w = np.einsum("bij,bj->bi", C, v)
+        w = (C @ v[:, :, None])[:, :, 0]
         nrm = np.linalg.norm(w, axis=1, keepdims=True)
         v = w / np.where(nrm > 0, nrm, 1.0)
-    return np.einsum("bi,bij,bj->b", v, C, v)
+    return np.sum(v * (C @ v[:, :, None])[:, :, 0], axis=1)
 
 
 def _record_steps(steps: int, record_every: int | None) -> NDArray[np.int64]:
@@ -219,7 +219,7 @@ def train(
     rec = _record_steps(steps, record_every)
     X, sigma = training_sets(spectrum, N, seeds, bool(rotate))
     d = X.shape[1]
-    C = np.einsum("bin,bjn->bij", X, X) / N
+    C = X @ np.swapaxes(X, 1, 2) / N
     C = 0.5 * (C + np.swapaxes(C, 1, 2))
     a2, b2 = schedule.a2[tidx], schedule.b2[tidx]
     m_max = float(np.max(a2)) * float(np.max(_top_eigenvalue(C))) + float(np.max(b2)) + c
