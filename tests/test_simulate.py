@@ -266,6 +266,8 @@ def test_sample_bad_input():
         simulate.sample(W, 10, sch, training_set=np.zeros((4, 5)))
     with pytest.raises(ValueError, match="sigma"):
         simulate.sample(W, 10, sch, sigma=np.ones(4))
+    with pytest.raises(ValueError, match="schedule"):
+        simulate.sample(simulate.LinearModel(W, sch), 10, sch)           # a model carries its schedule
     res = simulate.train(SPEC, 8, t=[10], eta=0.01, steps=5, draws=1)
     with pytest.raises(ValueError, match="every t"):
         res.model(0)

@@ -267,14 +267,12 @@ def sample(
     """
     from ._train import TrainResult
 
-    if isinstance(model_or_W, TrainResult):
-        model = model_or_W.model(0)
-    elif isinstance(model_or_W, LinearModel):
-        model = model_or_W
+    if isinstance(model_or_W, (TrainResult, LinearModel)):
+        if schedule is not None:
+            raise ValueError("schedule is taken from the model; pass it only with a plain W array")
+        model = model_or_W.model(0) if isinstance(model_or_W, TrainResult) else model_or_W
     else:
         model = LinearModel(_square_stack("W", model_or_W), check_schedule(schedule))
-    if schedule is not None and not isinstance(model_or_W, np.ndarray | list) and schedule is not model.schedule:
-        raise ValueError("schedule is taken from the model; pass it only with a plain W array")
     n = positive_int("n_samples", n_samples)
     if sampler not in SAMPLERS:
         raise ValueError(f"sampler must be one of {SAMPLERS} (got {sampler!r})")
