@@ -11,7 +11,7 @@ from .. import _core, exact
 from .._display import html_table, text_table
 from .._validation import positive_int, real_array
 from ..backends import _cuda_module, resolve_backend
-from ..memorization import _nearest_rows
+from ..memorization._criterion import _nearest_rows
 from ..schedule import Schedule
 from ..theory._grid import check_schedule
 from ..theory.sampler import SAMPLERS, sampler_sigma2

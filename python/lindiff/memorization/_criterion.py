@@ -1,36 +1,4 @@
-"""The relative-distance memorization criterion (spec ``memorization.md`` §1) for any generator.
-
-A generator memorizes its training set when its law p_gen is closer to the kernel density estimate
-(KDE) of the N training points than to the KDE of M fresh samples of the data law:
-
-- KDE of a point set {x_k}, n points: ``rho_n(x) = (1/n) sum_k N(x; x_k, eps_n^2 I)``;
-- ``E_TG = D(p_gen, rho_T)`` (training KDE, n = N), ``E_OG = D(p_gen, rho_O)`` (reference KDE, n = M);
-- relative distance ``Delta = E_TG - E_OG``: ``Delta > 0`` (p_gen nearer the fresh data than its
-  own training set) is the generalization side, ``Delta < 0`` memorization.
-
-The definition is fragile: the answer depends on the distance D, on the bandwidth and on the
-reference.  The pinned default is the spec's: squared L2 distance and ``eps_n = sigma n^(-1/d)``
-("halder").  The variants are options of :func:`relative_distance` and every result records the
-settings it used.
-
-All points are **rows** here: ``train`` is (N, d), ``reference`` (M, d), generated samples (n, d).
-
-:func:`nearest_neighbour_ratio` is the common alternative test (distance to the nearest over
-distance to the second-nearest training point; memorized below 1/3), offered for comparison.
-
-Examples
---------
->>> import numpy as np
->>> from lindiff.memorization import relative_distance
->>> rng = np.random.default_rng(0)
->>> d, N, M = 8, 16, 2000
->>> train, reference = rng.normal(size=(N, d)), rng.normal(size=(M, d))
->>> res = relative_distance(train, reference, (np.zeros(d), 0.5 * np.eye(d)))   # ignores the training set
->>> bool(res.positive), res.method
-(True, 'closed form')
->>> bool(relative_distance(train, reference, train).positive)                # copies of the training set
-False
-"""
+"""The relative-distance criterion itself (spec ``memorization.md`` §1); see the package docstring."""
 
 from __future__ import annotations
 
@@ -42,12 +10,12 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import logsumexp
 
-from . import _core
-from ._display import html_table, text_table
-from ._validation import positive_int, positive_scalar, real_array
+from .. import _core
+from .._display import html_table, text_table
+from .._validation import positive_int, positive_scalar, real_array
 
-__all__ = ["NearestNeighbour", "RelativeDistance", "kde_bandwidth", "nearest_neighbour_ratio",
-           "relative_distance"]
+__all__ = ["NearestNeighbour", "ReferenceSample", "RelativeDistance", "kde_bandwidth",
+           "nearest_neighbour_ratio", "relative_distance"]
 
 _LOG_2PI = math.log(2.0 * math.pi)
 _LOG_4PI = math.log(4.0 * math.pi)
@@ -168,6 +136,30 @@ class _Gaussian:
         z = (self.mean - other.mean) @ V
         return -0.5 * (self.mean.size * _LOG_2PI + float(np.sum(np.log(w))) + float(np.sum(z * z / w)))
 
+    def distances(self, law: _Gaussian) -> tuple[float, float, float]:
+        """(KL(self || law), KL(law || self), H^2(self, law)), totals, for a full-rank ``law``.
+
+        In the basis that whitens ``law`` and diagonalises the whitened covariance of ``self``
+        (eigenvalues mu_i, mean offset delta_i): KL(p||q) = (1/2) sum(mu - 1 - ln mu) + |delta|^2/2,
+        KL(q||p) = (1/2) sum(1/mu - 1 + ln mu + delta^2/mu), and the Bhattacharyya coefficient
+        ln BC = sum[(1/4) ln mu - (1/2) ln((1 + mu)/2) - delta^2/(4 (1 + mu))], H^2 = 1 - BC.
+        A degenerate ``self`` (rank < d) gives (inf, inf, 1) exactly.
+        """
+        d = self.mean.size
+        if self.evals.size < d or not np.all(self.evals > 0):
+            return math.inf, math.inf, 1.0
+        W = law.evecs / np.sqrt(law.evals)                    # x -> W^T x whitens law
+        A = (W.T @ self.evecs) * np.sqrt(self.evals)          # whitened square root of self's covariance
+        mu, Q = np.linalg.eigh(A @ A.T)
+        if not mu[0] > 0:
+            return math.inf, math.inf, 1.0
+        delta = Q.T @ (W.T @ (self.mean - law.mean))
+        d2 = delta * delta
+        kl_pq = 0.5 * float(np.sum(mu - 1.0 - np.log(mu)) + np.sum(d2))
+        kl_qp = 0.5 * float(np.sum(1.0 / mu - 1.0 + np.log(mu) + d2 / mu))
+        log_bc = float(np.sum(0.25 * np.log(mu) - 0.5 * np.log1p(0.5 * (mu - 1.0)) - 0.25 * d2 / (1.0 + mu)))
+        return kl_pq, kl_qp, -math.expm1(log_bc)
+
     def draw(self, n: int, seed: int | np.random.SeedSequence | None) -> NDArray[np.float64]:
         rng = np.random.default_rng(seed)
         z = rng.standard_normal((n, self.evals.size))
@@ -206,6 +198,68 @@ def _gaussian(generated: tuple, d: int, name: str = "generated") -> _Gaussian:
             raise ValueError(f"{name} covariance must be positive semi-definite (eigenvalue {w[0]:.3g})")
         w = np.maximum(w, 0.0)
     return _Gaussian(mean=np.ascontiguousarray(mean), evals=np.ascontiguousarray(w), evecs=np.ascontiguousarray(V))
+
+
+class ReferenceSample:
+    """Fresh samples of the data law, prepared for many :func:`relative_distance` calls.
+
+    Pass it as ``reference`` instead of the array: the points are centred once and the reference
+    KDE's self-overlap ``off_O`` (a pairwise sum over M^2/2 pairs, most of the cost of one call at
+    M = 10^4) is computed once per bandwidth and cached.  This is what :func:`transition` does for
+    every training set drawn against the same reference.
+
+    Parameters
+    ----------
+    points : array (M, d)
+        One sample per row.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lindiff.memorization import ReferenceSample, relative_distance
+    >>> rng = np.random.default_rng(2)
+    >>> ref = ReferenceSample(rng.normal(size=(500, 4)))
+    >>> gen = (np.zeros(4), 0.5 * np.eye(4))
+    >>> a = relative_distance(rng.normal(size=(10, 4)), ref, gen)
+    >>> b = relative_distance(rng.normal(size=(10, 4)), ref, gen)      # reuses off_O
+    >>> a.log_off_O == b.log_off_O
+    True
+    """
+
+    def __init__(self, points: ArrayLike) -> None:
+        Y = _points("reference", points)
+        self.center: NDArray[np.float64] = Y.mean(axis=0)
+        self.points: NDArray[np.float64] = np.ascontiguousarray(Y - self.center)
+        self.points.setflags(write=False)
+        self._log_off: dict[float, float] = {}
+
+    @property
+    def M(self) -> int:
+        """Number of points."""
+        return int(self.points.shape[0])
+
+    @property
+    def d(self) -> int:
+        """Dimension."""
+        return int(self.points.shape[1])
+
+    def default_sigma(self) -> float:
+        """sqrt of the mean per-coordinate variance (ddof = 1): the default data scale."""
+        if self.M < 2:
+            raise ValueError("reference needs at least 2 points to set the default sigma (or pass sigma)")
+        s = math.sqrt(float(np.mean(np.var(self.points, axis=0, ddof=1))))
+        if not s > 0:
+            raise ValueError("reference has zero variance: pass sigma explicitly")
+        return s
+
+    def log_off(self, eps2: float) -> float:
+        """ln off_M for kernel width eps^2 (cached)."""
+        if eps2 not in self._log_off:
+            self._log_off[eps2] = _log_off(self.points, eps2)
+        return self._log_off[eps2]
+
+    def __repr__(self) -> str:
+        return f"ReferenceSample(M={self.M}, d={self.d}, cached bandwidths={len(self._log_off)})"
 
 
 def _signed_logsum(pos: list[float], neg: list[float]) -> tuple[bool, float]:
@@ -316,8 +370,9 @@ def relative_distance(
     ----------
     train : array (N, d)
         The training set, **one point per row**.
-    reference : array (M, d) or tuple
-        Fresh samples of the data law, one per row (spec: M = 10^4, N <= M/4), whose KDE is rho_O;
+    reference : array (M, d), ReferenceSample or tuple
+        Fresh samples of the data law, one per row (spec: M = 10^4, N <= M/4), whose KDE is rho_O
+        (a :class:`ReferenceSample` caches its self-overlap across calls);
         or the exact data law p itself as a Gaussian tuple like ``generated`` (positive definite
         covariance), the spec's variant "rho_O replaced by p": E_OG = D(p_gen, p).
     generated : tuple or array (n, d)
@@ -387,7 +442,7 @@ def relative_distance(
     if distance not in ("l2", "kl"):
         raise ValueError(f"distance must be 'l2' or 'kl' (got {distance!r})")
     law: _Gaussian | None = None  # the exact data law, when given instead of reference samples
-    Y: NDArray[np.float64] | None = None
+    ref: ReferenceSample | None = None
     if isinstance(reference, tuple):
         law = _gaussian(reference, d, "reference")
         if not law.full_rank():
@@ -395,18 +450,16 @@ def relative_distance(
                              "(its L2 self-overlap and log-density are infinite otherwise)")
         M = None
     else:
-        Y = _points("reference", reference, d)
-        M = Y.shape[0]
+        ref = reference if isinstance(reference, ReferenceSample) else ReferenceSample(reference)
+        if ref.d != d:
+            raise ValueError(f"reference must have d = {d} columns like train (got shape {ref.points.shape})")
+        M = ref.M
     if sigma is None:
         if law is not None:
             sigma_f = math.sqrt(float(np.sum(law.evals)) / d)
         else:
-            assert Y is not None
-            if Y.shape[0] < 2:
-                raise ValueError("reference needs at least 2 points to set the default sigma (or pass sigma)")
-            sigma_f = math.sqrt(float(np.mean(np.var(Y, axis=0, ddof=1))))
-            if not sigma_f > 0:
-                raise ValueError("reference has zero variance: pass sigma explicitly")
+            assert ref is not None
+            sigma_f = ref.default_sigma()
     else:
         sigma_f = positive_scalar("sigma", sigma)
     eps2_T, logK_T = _eps2(bandwidth, sigma_f, N, d)
@@ -424,10 +477,9 @@ def relative_distance(
         S = _points("generated", generated, d)
 
     # translation invariance: centre on the reference (keeps |x|^2 + |y|^2 - 2 x.y accurate)
-    c = Y.mean(axis=0) if Y is not None else law.mean  # type: ignore[union-attr]
+    c = ref.center if ref is not None else law.mean  # type: ignore[union-attr]
     X = np.ascontiguousarray(X - c)
-    if Y is not None:
-        Y = np.ascontiguousarray(Y - c)
+    Y = ref.points if ref is not None else None  # already centred
     if law is not None:
         law = _Gaussian(mean=law.mean - c, evals=law.evals, evecs=law.evecs)
     if gauss is not None:
@@ -463,7 +515,7 @@ def relative_distance(
                                 method="monte carlo", n_samples=ns, **common)
 
     log_off_T = _log_off(X, eps2_T)
-    log_off_O = _log_off(Y, eps2_O) if Y is not None else -math.inf
+    log_off_O = ref.log_off(eps2_O) if ref is not None else -math.inf
     # self terms K_n (1 + off_n): with the pinned bandwidth the K_n cancel exactly (same number)
     pos = [logK_T + log_off_T]
     neg = [logK_O + log_off_O]

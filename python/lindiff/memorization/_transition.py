@@ -1,0 +1,307 @@
+"""The memorization transition: P(Delta > 0) over training-set draws as a function of N."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
+from typing import Any
+
+import numpy as np
+import xarray as xr
+from numpy.typing import ArrayLike, NDArray
+from scipy import stats
+
+from .._validation import positive_int
+from ._criterion import ReferenceSample, relative_distance
+
+__all__ = ["crossing", "plot_transition", "transition"]
+
+_REFERENCE = ("kde", "exact")
+_TAG_FIT, _TAG_REF, _TAG_MC = 1, 2, 3
+
+
+def _child(seed: int, *key: int) -> np.random.SeedSequence:
+    return np.random.SeedSequence(seed, spawn_key=tuple(int(k) for k in key))
+
+
+def _one_repeat(model_factory: Callable[[int], Any], N_values: Sequence[int], r: int, seed: int,
+                settings: dict[str, Any]) -> dict[str, NDArray[np.float64]]:
+    """Every N for repeat r: one reference set (its self-overlap cached), one training set per N."""
+    nN = len(N_values)
+    out = {k: np.full(nN, np.nan) for k in ("positive", "log_abs_delta", "log_stderr", "kl_fwd", "kl_rev", "hellinger2")}
+    reference: Any = None
+    for i, N in enumerate(N_values):
+        model = model_factory(int(N))
+        if reference is None:
+            if settings["reference"] == "exact":
+                if getattr(model, "data_law", None) is None:
+                    raise ValueError("reference='exact' needs a model with a Gaussian data_law")
+                reference = model.data_law
+            else:
+                reference = ReferenceSample(model.sample_data(settings["reference_size"], _child(seed, _TAG_REF, r)))
+        fit = model.fit(_child(seed, _TAG_FIT, N, r))
+        res = relative_distance(fit.train, reference, fit.generated, bandwidth=settings["bandwidth"],
+                                distance=settings["distance"], sigma=model.sigma,
+                                n_samples=settings["n_samples"], seed=_child(seed, _TAG_MC, N, r))
+        out["positive"][i] = float(res.positive)
+        out["log_abs_delta"][i] = res.log_abs_delta
+        out["log_stderr"][i] = res.log_stderr
+        for k in ("kl_fwd", "kl_rev", "hellinger2"):
+            out[k][i] = float(getattr(fit, k, math.nan))
+    return out
+
+
+def _many_repeats(model_factory: Callable[[int], Any], N_values: Sequence[int], repeats: Sequence[int],
+                  seed: int, settings: dict[str, Any]) -> list[dict[str, NDArray[np.float64]]]:
+    return [_one_repeat(model_factory, N_values, r, seed, settings) for r in repeats]
+
+
+def crossing(x: ArrayLike, p: ArrayLike, level: float) -> float:
+    """First x where p rises through ``level`` (linear interpolation in ln x); NaN if it never does.
+
+    If ``p[0] >= level`` already, the crossing lies below the grid: NaN.
+
+    Examples
+    --------
+    >>> from lindiff.memorization import crossing
+    >>> round(crossing([10, 20, 40], [0.0, 0.25, 0.75], 0.5), 4)      # geometric midpoint of 20 and 40
+    28.2843
+    """
+    xa, pa = np.asarray(x, dtype=np.float64), np.asarray(p, dtype=np.float64)
+    above = np.nonzero(pa >= level)[0]
+    if above.size == 0 or above[0] == 0:
+        return math.nan
+    j = int(above[0])
+    p0, p1 = pa[j - 1], pa[j]
+    w = (level - p0) / (p1 - p0)
+    return float(math.exp((1.0 - w) * math.log(xa[j - 1]) + w * math.log(xa[j])))
+
+
+def _bootstrap_crossings(N: NDArray[np.float64], pos: NDArray[np.float64], levels: Sequence[float],
+                         n_boot: int, rng: np.random.Generator) -> NDArray[np.float64]:
+    """(n_boot, len(levels)) crossings of P(Delta > 0) with the repeats resampled within each N."""
+    nN, R = pos.shape
+    idx = rng.integers(0, R, size=(n_boot, nN, R))
+    p = np.take_along_axis(np.broadcast_to(pos, (n_boot, nN, R)), idx, axis=2).mean(axis=2)
+    return np.array([[crossing(N, p[b], lv) for lv in levels] for b in range(n_boot)])
+
+
+def transition(
+    model_factory: Callable[[int], Any],
+    N_values: ArrayLike,
+    *,
+    repeats: int,
+    reference_size: int = 10_000,
+    seed: int = 0,
+    executor: Executor | None = None,
+    bandwidth: str | float = "halder",
+    distance: str = "l2",
+    reference: str = "kde",
+    n_samples: int = 4096,
+    threshold: float = 0.95,
+    confidence: float = 0.95,
+    n_bootstrap: int = 1000,
+    chunk: int | None = None,
+) -> xr.Dataset:
+    r"""P(Delta > 0) vs N: the relative-distance criterion over repeated training-set draws.
+
+    Parameters
+    ----------
+    model_factory : callable N -> model
+        Builds the memorization model for N training points, e.g. ``OneStepModel(8, 2).with_N`` or
+        ``functools.partial(OneStepModel, 8)``, ``LinearDiffusionModel(spec, 2).with_N``, or a
+        :class:`GeneratorModel`'s ``with_N`` for your own sampler (see ``lindiff.memorization._models``
+        for what a model provides).  Must be picklable to run on a process executor.
+    N_values : array of int
+        Increasing training-set sizes (the spec keeps N <= reference_size / 4).
+    repeats : int
+        Training sets per N.
+    reference_size : int
+        M, the size of the reference set (default 10^4).  Reference set r is shared by every N of
+        repeat r (common random numbers: smoother curves), and its KDE self-overlap is computed once.
+    seed : int
+        Everything is drawn from ``SeedSequence(seed, spawn_key=...)`` keyed by (N, repeat): results
+        do not depend on the executor or the chunking.
+    executor : concurrent.futures.Executor, optional
+        Runs chunks of repeats (``executor.map``); None runs serially.
+    bandwidth, distance, n_samples
+        As in :func:`relative_distance` (``n_samples`` for ``distance="kl"`` with a Gaussian p_gen).
+    reference : "kde" or "exact"
+        The reference KDE of M fresh samples (pinned), or the exact data law (``model.data_law``).
+    threshold : float
+        The "almost surely" level: the dataset reports the crossings of 1/2 and of ``threshold``.
+    confidence : float
+        Level of the Clopper-Pearson intervals of P(Delta > 0) and the bootstrap intervals of the
+        crossings.
+    n_bootstrap : int
+        Bootstrap resamples (repeats resampled within each N) for the crossing intervals.
+    chunk : int, optional
+        Repeats per task (default: spread over the executor in about 4 tasks per worker).
+
+    Returns
+    -------
+    xarray.Dataset
+        dims ``N`` and ``repeat``: ``positive`` (N, repeat), ``log_abs_delta``, ``log_stderr``,
+        ``kl_fwd``, ``kl_rev``, ``hellinger2`` (the individual distances to the data law per draw, NaN
+        for generators without them); per N: ``p_positive``, ``p_low``, ``p_high``, the medians
+        ``kl_fwd_median``, ``kl_rev_median`` and the mean ``hellinger2_mean``, and, for models with a
+        ``theory()``, ``theory_<key>``.  Coordinate ``N_over_d``.  Attributes: ``n_half``,
+        ``n_half_low``, ``n_half_high``, ``n_threshold``, ``n_threshold_low``, ``n_threshold_high``
+        (NaN when P does not cross the level inside the grid), ``bootstrap_missing_half`` /
+        ``_threshold`` (fraction of resamples without a crossing), and the settings.
+
+    Examples
+    --------
+    >>> from lindiff.memorization import OneStepModel, transition
+    >>> ds = transition(OneStepModel(4, 2).with_N, [3, 6, 12, 48], repeats=20, reference_size=500,
+    ...                 n_bootstrap=200)
+    >>> ds.p_positive.dims, bool(ds.p_positive[-1] >= ds.p_positive[0])
+    (('N',), True)
+    """
+    if not callable(model_factory):
+        raise ValueError("model_factory must be a callable N -> model")
+    Nv = np.asarray(N_values)
+    if Nv.ndim != 1 or Nv.size == 0 or not np.issubdtype(Nv.dtype, np.number) or not np.all(np.isfinite(Nv)):
+        raise ValueError(f"N_values must be a non-empty 1-d array of integers (got {N_values!r})")
+    if np.any(Nv != np.round(Nv)) or np.any(Nv < 1):
+        raise ValueError("N_values must hold integers >= 1")
+    Nv = Nv.astype(np.int64)
+    if np.any(np.diff(Nv) <= 0):
+        raise ValueError("N_values must be strictly increasing")
+    R = positive_int("repeats", repeats)
+    M = positive_int("reference_size", reference_size, 2)
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be an integer >= 0 (got {seed!r})")
+    if reference not in _REFERENCE:
+        raise ValueError(f"reference must be one of {_REFERENCE} (got {reference!r})")
+    for name, val in (("threshold", threshold), ("confidence", confidence)):
+        if not 0.5 < float(val) < 1.0:
+            raise ValueError(f"{name} must lie in (0.5, 1) (got {val!r})")
+    B = positive_int("n_bootstrap", n_bootstrap, 10)
+    settings = dict(reference_size=M, bandwidth=bandwidth, distance=distance, reference=reference,
+                    n_samples=positive_int("n_samples", n_samples, 2))
+    N_list = [int(n) for n in Nv]
+
+    # one probe model for d and the theory (and early errors on bad settings)
+    probe = model_factory(N_list[0])
+    d = int(probe.d)
+    if executor is None:
+        chunks = [list(range(R))]
+        results = [_many_repeats(model_factory, N_list, chunks[0], int(seed), settings)]
+    else:
+        workers = int(getattr(executor, "_max_workers", 0) or 4)
+        size = positive_int("chunk", chunk) if chunk is not None else max(1, -(-R // (4 * workers)))
+        chunks = [list(range(lo, min(R, lo + size))) for lo in range(0, R, size)]
+        n = len(chunks)
+        results = list(executor.map(_many_repeats, [model_factory] * n, [N_list] * n, chunks, [int(seed)] * n,
+                                    [settings] * n))
+    rows = [row for part in results for row in part]
+    arr = {k: np.stack([row[k] for row in rows], axis=1) for k in rows[0]}   # (N, repeat)
+
+    pos = arr["positive"]
+    k_pos = pos.sum(axis=1)
+    alpha = 1.0 - float(confidence)
+    with np.errstate(invalid="ignore"):
+        p_low = np.where(k_pos > 0, stats.beta.ppf(alpha / 2, k_pos, R - k_pos + 1), 0.0)
+        p_high = np.where(k_pos < R, stats.beta.ppf(1 - alpha / 2, k_pos + 1, R - k_pos), 1.0)
+    levels = (0.5, float(threshold))
+    boot = _bootstrap_crossings(Nv.astype(np.float64), pos, levels, B, np.random.default_rng(_child(int(seed), 4)))
+    ds = xr.Dataset(
+        {
+            "positive": (("N", "repeat"), pos.astype(bool)),
+            "log_abs_delta": (("N", "repeat"), arr["log_abs_delta"]),
+            "log_stderr": (("N", "repeat"), arr["log_stderr"]),
+            "kl_fwd": (("N", "repeat"), arr["kl_fwd"]),
+            "kl_rev": (("N", "repeat"), arr["kl_rev"]),
+            "hellinger2": (("N", "repeat"), arr["hellinger2"]),
+            "p_positive": ("N", k_pos / R),
+            "p_low": ("N", p_low),
+            "p_high": ("N", p_high),
+            "kl_fwd_median": ("N", np.median(arr["kl_fwd"], axis=1)),
+            "kl_rev_median": ("N", np.median(arr["kl_rev"], axis=1)),
+            "hellinger2_mean": ("N", np.mean(arr["hellinger2"], axis=1)),
+        },
+        coords={"N": Nv, "repeat": np.arange(R), "N_over_d": ("N", Nv / d)},
+    )
+    if callable(getattr(probe, "theory", None)):
+        th = [model_factory(n).theory() for n in N_list]
+        for key in th[0]:
+            ds[f"theory_{key}"] = ("N", np.array([t[key] for t in th], dtype=np.float64))
+    names = ("half", "threshold")
+    for j, (name, lv) in enumerate(zip(names, levels)):
+        col = boot[:, j]
+        finite = col[np.isfinite(col)]
+        ds.attrs[f"n_{name}"] = crossing(Nv, ds.p_positive.values, lv)
+        lo, hi = (np.percentile(finite, [100 * alpha / 2, 100 * (1 - alpha / 2)]) if finite.size
+                  else (math.nan, math.nan))
+        ds.attrs[f"n_{name}_low"], ds.attrs[f"n_{name}_high"] = float(lo), float(hi)
+        ds.attrs[f"bootstrap_missing_{name}"] = float(1.0 - finite.size / B)
+    ds.attrs.update(d=d, repeats=R, reference_size=M, seed=int(seed), bandwidth=str(bandwidth),
+                    distance=distance, reference=reference, threshold=float(threshold),
+                    confidence=float(confidence), n_bootstrap=B, model=repr(probe))
+    from .. import __version__
+    ds.attrs["lindiff_version"] = __version__
+    return ds
+
+
+def plot_transition(ds: xr.Dataset, *, distance: str = "auto", ax: Any = None) -> Any:
+    """P(Delta > 0) with its intervals and an individual distance vs N/d on one figure.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        The output of :func:`transition`.
+    distance : "auto", "kl_fwd", "kl_rev" or "hellinger2"
+        The individual distance on the right axis: the median KL(p_gen || p)/d (with the theory's
+        deterministic equivalent and floor when present), the median KL(p || p_gen)/d or the mean H^2.
+        "auto": kl_fwd when finite somewhere, else hellinger2.
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    (ax, ax_right)
+        The two axes (needs matplotlib: ``pip install "lindiff[plot]"``).
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.4, 4.2))
+    x = ds.N_over_d.values
+    p = ds.p_positive.values
+    ax.fill_between(x, ds.p_low.values, ds.p_high.values, color="C0", alpha=0.2, lw=0)
+    ax.plot(x, p, "o-", color="C0", label="P(Δ > 0)")
+    ax.set_xscale("log")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("N / d")
+    ax.set_ylabel("P(Δ > 0)", color="C0")
+    d = ds.attrs.get("d", 1)
+    n_half = ds.attrs.get("n_half", math.nan)
+    if math.isfinite(n_half):
+        ax.axvline(n_half / d, color="C0", ls=":", lw=1)
+    if "theory_n_c" in ds:
+        ax.axvline(float(ds.theory_n_c[0]) / d, color="0.5", ls="--", lw=1, label="N_c = 1 + d/κ")
+    if distance == "auto":
+        distance = "kl_fwd" if np.any(np.isfinite(ds.kl_fwd_median.values)) else "hellinger2"
+    col = {"kl_fwd": "kl_fwd_median", "kl_rev": "kl_rev_median", "hellinger2": "hellinger2_mean"}
+    if distance not in col:
+        raise ValueError(f"distance must be 'auto', 'kl_fwd', 'kl_rev' or 'hellinger2' (got {distance!r})")
+    ax2 = ax.twinx()
+    y = ds[col[distance]].values
+    label = {"kl_fwd": "median KL(p_gen‖p)/d", "kl_rev": "median KL(p‖p_gen)/d", "hellinger2": "mean H²"}[distance]
+    ok = np.isfinite(y)
+    ax2.plot(x[ok], y[ok], "s-", color="C3", label=label)
+    if distance == "kl_fwd" and "theory_kl_de1" in ds:
+        t = ds.theory_kl_de1.values
+        ok_t = np.isfinite(t)
+        ax2.plot(x[ok_t], t[ok_t], "-", color="C3", alpha=0.5, label="deterministic equivalent")
+        ax2.axhline(float(ds.theory_kl_fwd_floor[0]), color="C3", ls=":", lw=1, label="floor (N = ∞)")
+    if distance in ("kl_fwd", "kl_rev"):
+        ax2.set_yscale("log")
+    ax2.set_ylabel(label, color="C3")
+    lines = ax.get_legend_handles_labels()
+    lines2 = ax2.get_legend_handles_labels()
+    ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], loc="center right", fontsize="small")
+    ax.set_title(f"d = {d}: N_1/2 = {n_half:.3g} [{ds.attrs.get('n_half_low', math.nan):.3g}, "
+                 f"{ds.attrs.get('n_half_high', math.nan):.3g}]", fontsize="medium")
+    return ax, ax2
