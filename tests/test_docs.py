@@ -10,7 +10,9 @@ import pytest
 MODULES = ["lindiff", "lindiff.spectrum", "lindiff.schedule", "lindiff.kappa", "lindiff.solvers",
            "lindiff.reference", "lindiff.selftest", "lindiff.backends", "lindiff.theory.laws", "lindiff.exact",
            "lindiff.simulate", "lindiff.simulate._train", "lindiff.simulate._sample",
-           "lindiff.simulate._ensemble", "lindiff.validate", "lindiff.memorization"]
+           "lindiff.simulate._ensemble", "lindiff.validate", "lindiff.memorization",
+           "lindiff.memorization._criterion", "lindiff.memorization._onestep", "lindiff.memorization._models",
+           "lindiff.memorization._transition"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -195,15 +195,6 @@ def test_moments_bound_and_de_against_simulation(d, ratio):
     assert th["kl_de1"] == pytest.approx(kl.mean(), rel=0.03)        # with its finite-size correction
 
 
-def test_spec_trace_formula_is_rejected_by_simulation():
-    """The spec's kappa d + (1 - kappa) d^2/(N - d - 2) ignores the fluctuations of c (see derivations)."""
-    d, N = 2, 7
-    th, tr, *_ = _simulate(d, N, 40000)
-    k = OneStepModel(d, N).kappa
-    spec = k * d + (1 - k) * d * d / (N - d - 2)
-    assert _z(tr, th["trace_mean"]) < 3.0 and _z(tr, spec) > 5.0
-
-
 def test_floors_and_large_n_series_against_simulation():
     """At N = 256 d the large-N series holds within 3 s.e.; H^2 approaches its floor."""
     d = 8

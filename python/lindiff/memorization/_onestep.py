@@ -54,7 +54,7 @@ def free_log_det(gamma: float, kappa: float) -> float:
     >>> free_log_det(0.3, 0.5)
     0.0
     >>> round(free_log_det(0.7, 0.3), 10)
-    0.2271237436
+    0.242085103
     """
     g, k = float(gamma), float(kappa)
     if not 0.0 < k < 1.0:
