@@ -9,6 +9,7 @@ The public API:
 - :mod:`lindiff.theory`: deterministic-equivalent losses, gradient flow, optimal stopping, KL.
 - :mod:`lindiff.exact`: finite-sample closed forms given one training set.
 - :mod:`lindiff.memorization`: the relative-distance memorization criterion and the nearest-neighbour test.
+- :mod:`lindiff.spectra`: real-data spectra shipped with the package, power-law fits, spectra of your data.
 - :mod:`lindiff.simulate`: exact ensembles, GD / SGD training and DDPM sampling of linear denoisers.
 - :func:`validate`, :class:`Validation`: theory vs simulation, cell by cell, in standard errors.
 - :class:`ConvergenceWarning`, :class:`ConvergenceError`.
@@ -35,7 +36,7 @@ from .spectrum import Spectrum
 
 __version__: str = _core.__version__
 
-from . import exact, memorization, simulate, theory  # noqa: E402  (submodules; they read __version__)
+from . import exact, memorization, simulate, spectra, theory  # noqa: E402  (submodules; they read __version__)
 from .validate import Validation, validate  # noqa: E402
 
 __all__ = [
@@ -61,6 +62,7 @@ __all__ = [
     "set_num_threads",
     "simulate",
     "solve_fixed_point",
+    "spectra",
     "theory",
     "validate",
 ]

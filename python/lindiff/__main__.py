@@ -110,6 +110,53 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_spectrum(args: argparse.Namespace) -> int:
+    from . import spectra
+
+    if args.top < 0:
+        raise ValueError(f"--top must be >= 0 (got {args.top})")
+    if args.list:
+        for name in spectra.available():
+            i = spectra.info(name)
+            print(f"{name:14s} d = {i['d']:4d}, n = {i['n_images']:6d}, k = {i['powerlaw_fit']['k']:.3f}: {i['title']}")
+        return 0
+    if args.name:
+        spec = spectra.load(args.name, normalize=not args.raw)
+        i = spectra.info(args.name)
+        print(f"{args.name}: {i['title']}")
+        for key in ("source", "licence", "n_images", "image_shape", "estimator", "normalisation", "sha256"):
+            print(f"  {key}: {i[key]}")
+        for key, val in i["preprocessing"].items():
+            print(f"  preprocessing/{key}: {val}")
+    else:
+        path = args.from_npy
+        if not path.endswith(".npy"):
+            raise ValueError(f"--from-npy must name a .npy file (got {path!r})")
+        try:
+            data = np.load(path, allow_pickle=False)
+        except (OSError, EOFError) as e:
+            raise ValueError(f"--from-npy: cannot read {path!r}: {e}") from None
+        spec = spectra.from_array(data, scale=args.scale, normalize=not args.raw, name=path)
+        info = spec.info
+        print(f"{path}: {info['n_samples']} samples of shape {tuple(info['input_shape'][1:])}, scaled by 1/{args.scale:g}; "
+              f"dropped {info['dropped_features']} constant feature(s) and {info['dropped_null_directions']} "
+              f"null direction(s)")
+    lam = spec.eigenvalues
+    fit_range = tuple(args.fit_range) if args.fit_range else None
+    fit = spectra.fit_powerlaw(lam, fit_range=fit_range) if lam.size >= 2 else None
+    units = "raw" if args.raw else "normalised to Tr/d = 1"
+    print(f"d = {spec.d}, trace = {spec.trace:.6g} ({units}), Tr/d = {spec.trace / spec.d:.6g}")
+    print(f"power-law fit: {fit}" if fit else "power-law fit: needs d >= 2")
+    top = lam[: args.top]
+    print(f"top {top.size} eigenvalues: " + " ".join(f"{v:.6g}" for v in top))
+    if args.out:
+        header = (f"lindiff spectrum: eigenvalues of {spec.name} ({units}), d = {spec.d}, sorted descending; "
+                  "use with --eigenvalues FILE")
+        np.savetxt(args.out, lam, fmt="%.17g", header=header)
+        print(f"wrote {lam.size} eigenvalues to {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -162,6 +209,26 @@ def build_parser() -> argparse.ArgumentParser:
     pm.add_argument("--eigenvalues", metavar="FILE", help="eigenvalues from a .npy or text file instead of a power law")
     pm.add_argument("--strict", action="store_true", help="fail on non-convergence instead of warning")
     pm.set_defaults(func=_cmd_simulate)
+
+    pr = sub.add_parser("spectrum", help="real-data spectra: shipped ones, or the covariance of your own data",
+                        description="Print the provenance and summary (d, trace, fitted power-law exponent, top "
+                                    "eigenvalues) of a spectrum shipped with lindiff (--name), or compute one from "
+                                    "your own data array (--from-npy: n x d samples, or n x h x w [x c] images, "
+                                    "flattened) with lindiff.spectra.from_array; --out writes the eigenvalues for "
+                                    "the other commands' --eigenvalues FILE.")
+    src = pr.add_mutually_exclusive_group(required=True)
+    src.add_argument("--name", help="a shipped spectrum (see --list)")
+    src.add_argument("--from-npy", metavar="FILE", help="data array in a .npy file, samples along the first axis")
+    src.add_argument("--list", action="store_true", help="list the shipped spectra")
+    pr.add_argument("--scale", type=float, default=1.0,
+                    help="divide the data by this first, e.g. 255 for 8-bit images (default 1)")
+    pr.add_argument("--raw", action="store_true",
+                    help="keep the covariance's own units (default: rescale to Tr Sigma / d = 1)")
+    pr.add_argument("--fit-range", type=int, nargs=2, metavar=("LO", "HI"),
+                    help="1-based index range nu = LO..HI of the power-law fit (default: 10..d/2)")
+    pr.add_argument("--top", type=int, default=10, help="how many leading eigenvalues to print (default 10)")
+    pr.add_argument("--out", metavar="FILE", help="write the eigenvalues to this text file")
+    pr.set_defaults(func=_cmd_spectrum)
 
     ps = sub.add_parser("selftest", help="check the installed build against mpmath references")
     ps.set_defaults(func=_cmd_selftest)
