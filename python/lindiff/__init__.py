@@ -11,6 +11,7 @@ The public API:
 - :mod:`lindiff.memorization`: the relative-distance memorization criterion and the nearest-neighbour test.
 - :mod:`lindiff.simulate`: exact ensembles, GD / SGD training and DDPM sampling of linear denoisers.
 - :func:`validate`, :class:`Validation`: theory vs simulation, cell by cell, in standard errors.
+- :func:`sweep`: any function over a labelled grid into one Dataset (seeded, cached, on any executor).
 - :class:`ConvergenceWarning`, :class:`ConvergenceError`.
 - :func:`set_num_threads`, :func:`get_num_threads`, :func:`build_info`,
   :func:`available_backends`, :func:`cuda_device`.
@@ -37,6 +38,7 @@ __version__: str = _core.__version__
 
 from . import exact, memorization, simulate, theory  # noqa: E402  (submodules; they read __version__)
 from .validate import Validation, validate  # noqa: E402
+from .sweep import sweep  # noqa: E402  (the function; the module stays importable as lindiff.sweep)
 
 __all__ = [
     "ConvergenceError",
@@ -61,6 +63,7 @@ __all__ = [
     "set_num_threads",
     "simulate",
     "solve_fixed_point",
+    "sweep",
     "theory",
     "validate",
 ]
