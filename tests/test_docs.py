@@ -10,7 +10,7 @@ import pytest
 MODULES = ["lindiff", "lindiff.spectrum", "lindiff.schedule", "lindiff.kappa", "lindiff.solvers",
            "lindiff.reference", "lindiff.selftest", "lindiff.backends", "lindiff.theory.laws", "lindiff.exact",
            "lindiff.simulate", "lindiff.simulate._train", "lindiff.simulate._sample",
-           "lindiff.simulate._ensemble", "lindiff.validate", "lindiff.memorization"]
+           "lindiff.simulate._ensemble", "lindiff.validate", "lindiff.memorization", "lindiff.sweep"]
 
 
 @pytest.mark.parametrize("name", MODULES)
