@@ -12,6 +12,7 @@ The public API:
 - :mod:`lindiff.spectra`: real-data spectra shipped with the package, power-law fits, spectra of your data.
 - :mod:`lindiff.simulate`: exact ensembles, GD / SGD training and DDPM sampling of linear denoisers.
 - :func:`validate`, :class:`Validation`: theory vs simulation, cell by cell, in standard errors.
+- :func:`sweep`: any function over a labelled grid into one Dataset (seeded, cached, on any executor).
 - :class:`ConvergenceWarning`, :class:`ConvergenceError`.
 - :func:`set_num_threads`, :func:`get_num_threads`, :func:`build_info`,
   :func:`available_backends`, :func:`cuda_device`.
@@ -38,6 +39,7 @@ __version__: str = _core.__version__
 
 from . import exact, memorization, simulate, spectra, theory  # noqa: E402  (submodules; they read __version__)
 from .validate import Validation, validate  # noqa: E402
+from .sweep import sweep  # noqa: E402  (the function; the module stays importable as lindiff.sweep)
 
 __all__ = [
     "ConvergenceError",
@@ -63,6 +65,7 @@ __all__ = [
     "simulate",
     "solve_fixed_point",
     "spectra",
+    "sweep",
     "theory",
     "validate",
 ]

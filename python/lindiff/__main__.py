@@ -96,6 +96,12 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     return 0 if v.passed else 1
 
 
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    import importlib
+
+    return int(importlib.import_module("lindiff.sweep")._main(args))
+
+
 def _cmd_selftest(args: argparse.Namespace) -> int:
     from .selftest import run_selftest
 
@@ -229,6 +235,19 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--top", type=int, default=10, help="how many leading eigenvalues to print (default 10)")
     pr.add_argument("--out", metavar="FILE", help="write the eigenvalues to this text file")
     pr.set_defaults(func=_cmd_spectrum)
+    pw = sub.add_parser("sweep", help="evaluate a lindiff function over a grid (TOML config) into one Dataset",
+                        description="Run the sweep a TOML file describes (function, [args], [grid]; see "
+                                    "lindiff.sweep.run_config), serially, on a process pool or on dask.")
+    pw.add_argument("config", metavar="CONFIG.toml", help="the sweep description")
+    pw.add_argument("--executor", choices=["serial", "process", "dask"], default=None,
+                    help="where to run (default: serial, or process with --workers > 1)")
+    pw.add_argument("--workers", type=int, default=None, help="worker processes (process pool or local dask cluster)")
+    pw.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                    help="a running dask scheduler, e.g. tcp://10.0.0.1:8786 (implies --executor dask)")
+    pw.add_argument("--out", metavar="FILE.nc", default=None, help="write the Dataset to a netCDF file")
+    pw.add_argument("--cache", metavar="DIR", default=None, help="content-hash cache directory")
+    pw.add_argument("--quiet", action="store_true", help="no progress bar")
+    pw.set_defaults(func=_cmd_sweep)
 
     ps = sub.add_parser("selftest", help="check the installed build against mpmath references")
     ps.set_defaults(func=_cmd_selftest)
