@@ -11,6 +11,10 @@ the same closed form in the same process, both chunked (1024 rows) so they fit i
   of a chunk of the distance matrix), the straightforward implementation;
 - ``numpy triangle``: only the blocks on and above the diagonal (the kernel's flop count).
 
+A last row times a repeated call against a :class:`ReferenceSample` (the reference self-overlap
+cached, as :func:`lindiff.memorization.transition` does for every training set of a scan); its
+ratio is against ``numpy full``.
+
 BLAS and the kernel run on ``--threads`` threads (default 1: the issue's target is for one
 core; set before NumPy is imported).  Also prints the DGEMM rate of the machine measured in the
 same run, since the O(M^2 d) Gram products dominate both sides.  Timings are the minimum over
@@ -42,7 +46,7 @@ from scipy.linalg import cholesky, solve_triangular  # noqa: E402
 from scipy.special import logsumexp  # noqa: E402
 
 import lindiff  # noqa: E402
-from lindiff.memorization import relative_distance  # noqa: E402
+from lindiff.memorization import ReferenceSample, relative_distance  # noqa: E402
 from _timing import timed  # noqa: E402
 
 
@@ -122,6 +126,13 @@ def main() -> None:
     print(f"{'lindiff (C++ kernel)':<22}{t_k:>10.3f}{1.0:>8.2f}{gflop / t_k:>20.1f}")
     print(f"{'numpy triangle':<22}{t_t:>10.3f}{t_t / t_k:>8.2f}{gflop / t_t:>20.1f}")
     print(f"{'numpy full':<22}{t_f:>10.3f}{t_f / t_k:>8.2f}{2 * gflop / t_f:>20.1f}")
+    # what transition() does: one ReferenceSample per reference set, its off_O computed once
+    ref = ReferenceSample(Y)
+    relative_distance(X, ref, (mean, cov))
+    t_c, res_c = timed(lambda: relative_distance(X, ref, (mean, cov)), args.repeat)
+    if res_c.positive != res.positive or abs(res_c.log_abs_delta - res.log_abs_delta) > 1e-12 * abs(res.log_abs_delta):
+        raise SystemExit("MISMATCH cached reference")
+    print(f"{'lindiff, cached ref':<22}{t_c:>10.3f}{t_f / t_c:>8.2f}   (ReferenceSample: off_O reused, as in transition)")
 
 
 if __name__ == "__main__":
