@@ -24,11 +24,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .. import exact
+from ..exact import _seed_sequence
 from .._validation import positive_int, positive_scalar
 from ..schedule import Schedule
 from ..spectrum import Spectrum
 from ._criterion import _Gaussian, _points
-from ._onestep import _seed_sequence
 
 __all__ = ["GeneratedFit", "GeneratorModel", "LinearDiffusionModel"]
 

@@ -24,20 +24,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .._display import html_table, text_table
+from ..exact import _seed_sequence
 from .._validation import positive_int, positive_scalar
 from ._criterion import _Gaussian
 
 __all__ = ["OneStepFit", "OneStepModel", "free_log_det"]
 
 CONVENTIONS = ("correct", "ldm")
-
-
-def _seed_sequence(seed: int | np.random.SeedSequence) -> np.random.SeedSequence:
-    if isinstance(seed, np.random.SeedSequence):
-        return seed
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be an integer >= 0 or a numpy.random.SeedSequence (got {seed!r})")
-    return np.random.SeedSequence(int(seed))
 
 
 def free_log_det(gamma: float, kappa: float) -> float:
