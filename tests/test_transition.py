@@ -142,6 +142,8 @@ def test_crossing():
     assert crossing([1, 2, 4], [0.6, 0.7, 1.0], 0.5) != crossing([1, 2, 4], [0.6, 0.7, 1.0], 0.5)   # NaN: below grid
     assert math.isnan(crossing([1, 2, 4], [0.0, 0.1, 0.2], 0.5))
     assert crossing([10, 100], [0.0, 1.0], 0.5) == pytest.approx(math.sqrt(1000))
+    assert crossing([1, 2, 4, 8], [0.9, 0.1, 0.3, 0.7], 0.5) == pytest.approx(math.exp(0.5 * math.log(32)))
+    assert math.isnan(crossing([1, 2, 4], [0.0, 0.9, 0.2], 0.5))     # ends below the level
 
 
 def test_transition_bad_input():

@@ -58,21 +58,27 @@ def _many_repeats(model_factory: Callable[[int], Any], N_values: Sequence[int], 
 
 
 def crossing(x: ArrayLike, p: ArrayLike, level: float) -> float:
-    """First x where p rises through ``level`` (linear interpolation in ln x); NaN if it never does.
+    """The x above which p stays at or above ``level``: the last upward crossing, interpolated in ln x.
 
-    If ``p[0] >= level`` already, the crossing lies below the grid: NaN.
+    With j the first index from which every ``p[j:] >= level``, the crossing lies between x[j-1]
+    and x[j] (linear interpolation of p in ln x).  NaN when p ends below the level (no crossing in
+    the grid) or when p is at or above it everywhere (the crossing lies below the grid).  Taking the
+    last crossing makes the answer robust to an early excursion above the level (e.g. at N << d
+    for some readings of the criterion) followed by a dip.
 
     Examples
     --------
     >>> from lindiff.memorization import crossing
     >>> round(crossing([10, 20, 40], [0.0, 0.25, 0.75], 0.5), 4)      # geometric midpoint of 20 and 40
     28.2843
+    >>> round(crossing([10, 20, 40, 80], [0.9, 0.1, 0.3, 0.7], 0.5), 4)   # the early excursion is ignored
+    56.5685
     """
     xa, pa = np.asarray(x, dtype=np.float64), np.asarray(p, dtype=np.float64)
-    above = np.nonzero(pa >= level)[0]
-    if above.size == 0 or above[0] == 0:
+    below = np.nonzero(~(pa >= level))[0]
+    if below.size == 0 or below[-1] == pa.size - 1:
         return math.nan
-    j = int(above[0])
+    j = int(below[-1]) + 1
     p0, p1 = pa[j - 1], pa[j]
     w = (level - p0) / (p1 - p0)
     return float(math.exp((1.0 - w) * math.log(xa[j - 1]) + w * math.log(xa[j])))
@@ -148,7 +154,8 @@ def transition(
         ``kl_fwd_median``, ``kl_rev_median`` and the mean ``hellinger2_mean``, and, for models with a
         ``theory()``, ``theory_<key>``.  Coordinate ``N_over_d``.  Attributes: ``n_half``,
         ``n_half_low``, ``n_half_high``, ``n_threshold``, ``n_threshold_low``, ``n_threshold_high``
-        (NaN when P does not cross the level inside the grid), ``bootstrap_missing_half`` /
+        (see :func:`crossing`: the N above which P stays at or above the level; NaN when that does not
+        happen inside the grid), ``bootstrap_missing_half`` /
         ``_threshold`` (fraction of resamples without a crossing), and the settings.
 
     Examples
