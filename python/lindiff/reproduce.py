@@ -249,6 +249,14 @@ def _sweep(fn: Callable[..., Any], grid: dict[str, Any], fixed: dict[str, Any], 
                  workers=workers if executor is not None else None, progress=progress, seed=seed, chunk=1)
 
 
+def _with_summary(ds: xr.Dataset) -> xr.Dataset:
+    """Add ``<v>_mean`` and ``<v>_sem`` over draws (:func:`lindiff.simulate.summarize`) of every per-draw variable."""
+    from .simulate import summarize
+
+    per_draw = [v for v in ds.data_vars if "draw" in ds[v].dims]
+    return ds.merge(summarize(ds[per_draw]), combine_attrs="override") if per_draw else ds
+
+
 def _validate(theory: xr.Dataset, sim: xr.Dataset, **kw: Any) -> Any:
     from .validate import validate
 
@@ -264,6 +272,7 @@ def _section_losses(s: dict[str, Any], executor: cf.Executor | None, workers: in
     ds = _sweep(_losses_point, {"k": s["k"]},
                 dict(d=d, N_theory=N_theory, N_sim=N_sim, c=s["c"], t=s["t"], draws=int(s["draws"])),
                 executor, workers, progress, s["seed"])
+    ds = _with_summary(ds)
     ds.attrs.update(d=d, draws=int(s["draws"]), seed=int(s["seed"]))
     checks = []
     for k in s["k"]:
@@ -292,6 +301,7 @@ def _section_gradflow(s: dict[str, Any], executor: cf.Executor | None, workers: 
     val = _sweep(_gradflow_sim_point, {"k": s["k_sim"]},
                  dict(d=ds_sim_d, N=N_sim, eta_tau=et_sim, t=T_SELECTED, draws=int(s["draws"])),
                  executor, workers, progress, s["seed"])
+    val = _with_summary(val)
     for x in (curves, stop, val):
         x.attrs.update(d=d, d_sim=ds_sim_d, seed=int(s["seed"]), draws=int(s["draws"]))
     checks = []
@@ -310,6 +320,7 @@ def _section_kl(s: dict[str, Any], executor: cf.Executor | None, workers: int | 
     ds = _sweep(_kl_point, {"spectrum": names},
                 dict(d_powerlaw=int(s["d_powerlaw"]), d_over_N=s["d_over_N"], sim_max_d=int(s["sim_max_d"]),
                      draws=int(s["draws"])), executor, workers, progress, s["seed"])
+    ds = _with_summary(ds)
     ds["d"] = ("spectrum", np.array([int(_spectrum(n, int(s["d_powerlaw"])).d) for n in names]))
     ds.attrs.update(seed=int(s["seed"]), draws=int(s["draws"]))
     checks = []
@@ -320,10 +331,15 @@ def _section_kl(s: dict[str, Any], executor: cf.Executor | None, workers: int | 
         dd = float(one.d)
         for label, tv, sv in (("DDPM sampler, DE + finite-d", "kl_fwd", "sim_kl_fwd"),
                               ("N(0, C) sampler", "kl_fwd_empirical", "sim_kl_fwd_empirical")):
-            th = xr.Dataset({"kl_fwd": one[tv].swap_dims(ratio="N")}, attrs={"d": dd})
-            sim = xr.Dataset({"kl_fwd": one[sv].swap_dims(ratio="N")})
-            checks.append((f"{name} (d = {dd:g}), {label}", _validate(th.drop_vars("ratio"), sim.drop_vars("ratio"))))
+            th = xr.Dataset({"kl_fwd": _by_N(one, tv)}, attrs={"d": dd})
+            sim = xr.Dataset({"kl_fwd": _by_N(one, sv)})
+            checks.append((f"{name} (d = {dd:g}), {label}", _validate(th, sim)))
     return {"data": {"kl": ds}, "checks": checks}
+
+
+def _by_N(one: xr.Dataset, var: str) -> xr.DataArray:
+    """``one[var]`` (one spectrum of section 3) with the sample size N as its dimension instead of d/N."""
+    return one[var].assign_coords(N=("ratio", one.N.values)).swap_dims(ratio="N").drop_vars("ratio")
 
 
 def _section_memorization(s: dict[str, Any], executor: cf.Executor | None, workers: int | None,
@@ -377,6 +393,7 @@ def _figures_losses(data: dict[str, xr.Dataset], s: dict[str, Any], out: Path) -
                 sim = xr.Dataset({f"{var}": one[f"sim_{var}_avg"].rename(N_sim="N")})
                 plot.theory_vs_simulation(th, sim, var, x="N", x_scale=d, ax=ax, label=var, color=col)
             ax.set_title(f"k = {k:g}, c = {c:g}", fontsize="medium")
+            ax.set_xlabel("N / d")
             ax.set_ylabel("loss / d (t-averaged)")
             ax.set_yscale("log")
     axes[0, 0].legend(fontsize="x-small")
@@ -394,6 +411,7 @@ def _figures_losses(data: dict[str, xr.Dataset], s: dict[str, Any], out: Path) -
                 sim = xr.Dataset({var: one[f"sim_{var}"].rename(N_sim="N")})
                 plot.theory_vs_simulation(th, sim, var, x="N", hue="c", x_scale=d, ax=ax, logy=True)
                 ax.set_title(f"k = {k:g}, t = {t}", fontsize="medium")
+                ax.set_xlabel("N / d")
         axes[0, 0].legend(fontsize="xx-small")
         fig.suptitle(f"{var} loss per dimension vs N/d at t = 1, 100, 500 (d = {d:g}), one colour per c")
         fig.tight_layout()
@@ -453,11 +471,11 @@ def _figures_kl(data: dict[str, xr.Dataset], s: dict[str, Any], out: Path) -> li
         dd = int(one.d)
         col = f"C{i}"
         for ax, tv, sv in ((axes[0], "kl_fwd", "sim_kl_fwd"), (axes[1], "kl_fwd_empirical", "sim_kl_fwd_empirical")):
-            th = xr.Dataset({"kl_fwd": one[tv].swap_dims(ratio="N")}, attrs={"d": float(dd)})
+            th = xr.Dataset({"kl_fwd": _by_N(one, tv)}, attrs={"d": float(dd)})
             sim = None
             if np.all(np.isfinite(one[sv].values)):
                 from .simulate import summarize
-                sim = summarize(xr.Dataset({"kl_fwd": one[sv].swap_dims(ratio="N")}))
+                sim = summarize(xr.Dataset({"kl_fwd": _by_N(one, sv)}))
             plot.kl_vs_ratio(th, simulation=sim, ax=ax, label=f"{name} (d = {dd})", color=col,
                              wishart=(tv == "kl_fwd_empirical"))
     axes[0].set_title("DDPM sampler (DE + finite-d correction)", fontsize="medium")
@@ -539,7 +557,7 @@ def _check_line(label: str, v: Any) -> str:
     for var in v.variables:
         ok = v.table[f"{var}_pass"]
         z = np.abs(v.table[f"{var}_z"].values)
-        parts.append(f"{var}: {int(ok.sum())}/{ok.size} cells, max |z| {np.nanmax(z):.2f}")
+        parts.append(f"{var}: {int(ok.sum())}/{ok.size} cells, max abs z {np.nanmax(z):.2f}")
     return f"| {label} | {'PASS' if v.passed else 'FAIL'} | {'; '.join(parts)} | {v.draws} |"
 
 
@@ -745,7 +763,9 @@ def run(
     outdir = Path(out)
     outdir.mkdir(parents=True, exist_ok=True)
     cfg = settings(bool(quick))
-    command = command or " ".join(shlex.quote(a) for a in ["lindiff", *sys.argv[1:]])
+    if command is None:
+        command = (f"lindiff.reproduce.run({str(outdir)!r}, quick={bool(quick)}, executor={executor!r}, "
+                   f"workers={workers!r}, sections={list(sections)!r})")
     t_all = time.perf_counter()
     results: dict[str, dict[str, Any]] = {}
     with _executor(executor, workers) as ex:
@@ -770,8 +790,10 @@ def run(
 
 def _main(args: Any) -> int:
     """``lindiff reproduce`` (see :mod:`lindiff.__main__`)."""
+    argv = ["reproduce"] + (["--quick"] if args.quick else []) + ["--out", str(args.out), "--executor", args.executor]
+    argv += (["--workers", str(args.workers)] if args.workers else []) + (["--quiet"] if args.quiet else [])
     res = run(args.out, quick=args.quick, executor=args.executor, workers=args.workers,
-              progress=False if args.quiet else None)
+              progress=False if args.quiet else None, command=" ".join(shlex.quote(a) for a in ["lindiff", *argv]))
     for sec, r in res["sections"].items():
         checks = r["checks"]
         verdict = (f"{sum(v.passed for _, v in checks)}/{len(checks)} checks pass" if checks else "no checks")
