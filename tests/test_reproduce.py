@@ -216,3 +216,16 @@ def test_process_executor_gives_the_same_numbers(tmp_path: Path) -> None:
     np.testing.assert_array_equal(kl.sim_kl_fwd.sel(spectrum="powerlaw_k=0").transpose("draw", "ratio").values,
                                   sim.kl_fwd.values)
     assert math.isfinite(res["seconds"])
+
+
+def test_dask_executor_matches_the_serial_cli_run(report: dict[str, object], tmp_path: Path) -> None:
+    """--executor dask (a local cluster): the same numbers as the serial CLI run of the fixture."""
+    pytest.importorskip("dask.distributed")
+    import matplotlib
+    matplotlib.use("Agg")
+    res = reproduce.run(tmp_path, quick=True, sections=["kl"], executor="dask", workers=2, progress=False)
+    assert res["passed"]
+    a = xr.open_dataset(tmp_path / "kl.nc", engine="scipy").load()
+    b = _nc(report, "kl")
+    np.testing.assert_array_equal(a.sim_kl_fwd.values, b.sim_kl_fwd.values)
+    np.testing.assert_array_equal(a.kl_fwd.values, b.kl_fwd.values)

@@ -740,11 +740,12 @@ def run(
     >>> import matplotlib
     >>> matplotlib.use("Agg")
     >>> import tempfile
+    >>> from pathlib import Path
     >>> from lindiff import reproduce
-    >>> with tempfile.TemporaryDirectory() as tmp:                      # doctest: +SKIP
-    ...     res = reproduce.run(tmp, quick=True, sections=["kl"])
-    ...     res["passed"], sorted(p.name for p in Path(tmp).glob("*.png"))
-    (True, ['kl_vs_d_over_N.png'])
+    >>> with tempfile.TemporaryDirectory() as tmp:                      # several seconds
+    ...     res = reproduce.run(tmp, quick=True, sections=["kl"], progress=False)
+    ...     res["passed"], sorted(p.name for p in Path(tmp).glob("*.png")), (Path(tmp) / "README.md").exists()
+    (True, ['kl_vs_d_over_N.png'], True)
     """
     if not isinstance(quick, (bool, np.bool_)):
         raise ValueError(f"quick must be a bool (got {quick!r})")
