@@ -123,3 +123,20 @@ def test_missing_matplotlib_message(monkeypatch: pytest.MonkeyPatch) -> None:
     th = theory.static_losses(SPEC, N=[15, 60], t=[50]).mean("t")
     with pytest.raises(ImportError, match=r'pip install "lindiff\[plot\]"'):
         plot.theory_vs_simulation(th, None, "test", x="N")
+
+
+def test_simulation_must_share_x_and_hue() -> None:
+    th = theory.static_losses(SPEC, N=[15, 60], c=[0.0, 0.1], t=[50])
+    sim = simulate.ensemble(SPEC, N=[15, 60], t=[50], draws=3)          # no c dimension
+    with pytest.raises(ValueError, match="no dimension 'c'"):
+        plot.theory_vs_simulation(th, sim, "test", x="N", hue="c")
+    # a hue value without simulation draws only the theory there
+    sim2 = simulate.ensemble(SPEC, N=[15, 60], c=[0.0, 0.05], t=[50], draws=3)
+    ax = plot.theory_vs_simulation(th, sim2, "test", x="N", hue="c")
+    assert len(ax.containers) == 1
+
+
+def test_loss_curves_needs_matching_stopping() -> None:
+    gf = theory.gradflow_losses(SPEC, N=[12, 24], eta_tau=[1.0, 10.0], t=[10])
+    with pytest.raises(ValueError, match="stopping has no N = 24"):
+        plot.loss_curves(gf, t=10, stopping=theory.optimal_stopping(SPEC, N=[12, 18], t=10))

@@ -165,8 +165,9 @@ def theory_vs_simulation(
             raise ValueError(f"simulation must hold {variable}_mean and {variable}_sem")
         mean = _squeeze_to(sim[f"{variable}_mean"], keep, "simulation")
         sem = _squeeze_to(sim[f"{variable}_sem"], keep, "simulation")
-        if x not in mean.dims:
-            raise ValueError(f"simulation[{variable}_mean] has no dimension {x!r} (dims: {mean.dims})")
+        for dim in keep:
+            if dim not in mean.dims:
+                raise ValueError(f"simulation[{variable}_mean] has no dimension {dim!r} (dims: {mean.dims})")
     ax = _axes(ax)
     prefix = f"{label} " if label else ""
     for h in _hue_values(th, hue):
@@ -177,8 +178,9 @@ def theory_vs_simulation(
         line = ax.plot(xs[order], np.asarray(t_.values, dtype=float)[order], "-", color=color,
                        label=f"{prefix}theory {tag}".strip())[0]
         if mean is not None and sem is not None:
-            m_, s_ = (mean, sem) if h is None else (mean.sel({hue: h}, method="nearest"),
-                                                   sem.sel({hue: h}, method="nearest"))
+            if h is not None and h not in mean[hue].values:
+                continue                    # no simulation at this hue value
+            m_, s_ = (mean, sem) if h is None else (mean.sel({hue: h}), sem.sel({hue: h}))
             xm = np.asarray(m_[x].values, dtype=float) / x_scale
             ax.errorbar(xm, np.asarray(m_.values, dtype=float), yerr=np.asarray(s_.values, dtype=float), fmt="o",
                         ms=3.5, capsize=2, color=line.get_color(), label=f"{prefix}simulation {tag}".strip())
@@ -262,8 +264,9 @@ def loss_curves(
         if np.any(~fin):
             ax.axhline(float(cur.values[~fin][0]), color=line.get_color(), ls=":", lw=1)
         if stopping is not None:
-            st = stopping if h is None else stopping.sel({hue: h}, method="nearest")
-            st = st.squeeze(drop=True)
+            if h is not None and (hue not in stopping.dims or h not in stopping[hue].values):
+                raise ValueError(f"stopping has no {hue} = {_fmt(h)} (it must cover the curves' {hue} values)")
+            st = (stopping if h is None else stopping.sel({hue: h})).squeeze(drop=True)
             e, v = float(st.eta_tau), float(st.test_min if variable == "test" else st.train_at_min)
             if math.isfinite(e):
                 ax.plot([e], [v], "*", ms=9, color=line.get_color())

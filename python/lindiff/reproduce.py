@@ -131,7 +131,7 @@ def _losses_point(k: float, d: int, N_theory: list[float], N_sim: list[int], c: 
     }).rename(N="N_theory")
     sim_vars = {"sim_test": sim.test.sel(t=t), "sim_train": sim.train.sel(t=t),
                 "sim_test_avg": sim.test.mean("t"), "sim_train_avg": sim.train.mean("t")}
-    out = out.merge(xr.Dataset(sim_vars).rename(N="N_sim", t="t"), compat="override")
+    out = out.merge(xr.Dataset(sim_vars).rename(N="N_sim"), compat="override")
     return out.drop_vars([v for v in out.coords if v not in ("N_theory", "N_sim", "c", "t", "draw")])
 
 
@@ -145,12 +145,12 @@ def _gradflow_point(k: float, d: int, N: list[float], eta_tau: list[float], t: l
                        "test_avg": gf.test.mean("t"), "train_avg": gf.train.mean("t")})
 
 
-def _stopping_point(k: float, d: int, N: list[float], eta_tau_range: tuple[float, float]) -> xr.Dataset:
-    """Section 2: the t-averaged optimal stopping time at d."""
+def _stopping_point(k: float, d: int, N: list[float]) -> xr.Dataset:
+    """Section 2: the t-averaged optimal stopping time at d (the default search range 1e-3..1e7)."""
     from .spectrum import Spectrum
     from .theory import optimal_stopping
 
-    st = optimal_stopping(Spectrum.powerlaw(d, k), N, eta_tau_range=(1e-3 * eta_tau_range[0], 1e2 * eta_tau_range[1]))
+    st = optimal_stopping(Spectrum.powerlaw(d, k), N)
     return st[["eta_tau", "test_min", "train_at_min", "test_inf"]]
 
 
@@ -293,7 +293,7 @@ def _section_gradflow(s: dict[str, Any], executor: cf.Executor | None, workers: 
     et = np.append(np.geomspace(*s["eta_tau_range"], int(s["eta_tau_points"])), np.inf).tolist()
     curves = _sweep(_gradflow_point, {"k": s["k_curves"]}, dict(d=d, N=N, eta_tau=et, t=T_SELECTED),
                     executor, workers, progress, None)
-    stop = _sweep(_stopping_point, {"k": s["k"]}, dict(d=d, N=N, eta_tau_range=tuple(s["eta_tau_range"])),
+    stop = _sweep(_stopping_point, {"k": s["k"]}, dict(d=d, N=N),
                   executor, workers, progress, None)
     ds_sim_d = int(s["d_sim"])
     N_sim = [int(round(r * ds_sim_d)) for r in s["N_over_d"]]
