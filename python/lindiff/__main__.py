@@ -259,7 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Losses vs N/d, gradient flow and optimal stopping, KL vs d/N, the memorization "
                                     "transition: figures (PNG), data (netCDF, CSV) and a README.md summary with the "
                                     "validation verdicts (lindiff.reproduce).")
-    pp.add_argument("--quick", action="store_true", help="small d, few draws, coarse grids (about 2 min on 2 cores)")
+    pp.add_argument("--quick", action="store_true", help="small d, few draws, coarse grids (about 1 min on 2 cores)")
     pp.add_argument("--out", metavar="DIR", default="lindiff-report", help="report folder (default lindiff-report)")
     pp.add_argument("--executor", choices=["serial", "process", "dask"], default="serial",
                     help="where the grids run (default serial)")

@@ -25,7 +25,7 @@ Sections 1-3 compare theory and simulation with :func:`lindiff.validate` and rep
 Grids, seeds and draw counts are fixed (:func:`settings`), so a report is reproducible; the grids
 are evaluated with :func:`lindiff.sweep` (and the transition's own executor argument), so the
 work runs serially, on a local process pool or on dask. ``quick=True`` uses small d, few draws
-and coarse grids (about 2 minutes on 2 cores; the README says which).
+and coarse grids (about 1 minute on 2 cores; the README says which).
 
 Examples
 --------
@@ -433,6 +433,7 @@ def _figures_gradflow(data: dict[str, xr.Dataset], s: dict[str, Any], out: Path)
         gf = xr.Dataset({"test": curves.test_avg.sel(k=k)})
         st = stop.sel(k=k) if k in stop.k.values else None
         plot.loss_curves(gf, "test", hue="N", stopping=st, ax=axes[0, j])
+        axes[0, j].set_yscale("log")
         axes[0, j].set_title(f"d = {d:g}, k = {k:g} (★ eta*tau*, dotted tau = inf)", fontsize="medium")
         axes[0, j].legend(fontsize="x-small")
     fig.tight_layout()
@@ -715,7 +716,7 @@ def run(
     out : path
         Report folder (created; existing files of the same names are replaced).
     quick : bool
-        Small d, few draws, coarse grids (:func:`settings`; about 2 minutes on 2 cores).
+        Small d, few draws, coarse grids (:func:`settings`; about 1 minute on 2 cores).
     executor : "serial", "process" or "dask"
         Where the grids run: here, on a local process pool (forkserver) or on a local dask cluster
         (``pip install "lindiff[distributed]"``). Results do not depend on it (per-point seeds).
