@@ -559,7 +559,12 @@ def _check_line(label: str, v: Any) -> str:
         ok = v.table[f"{var}_pass"]
         z = np.abs(v.table[f"{var}_z"].values)
         parts.append(f"{var}: {int(ok.sum())}/{ok.size} cells, max abs z {np.nanmax(z):.2f}")
-    return f"| {label} | {'PASS' if v.passed else 'FAIL'} | {'; '.join(parts)} | {v.draws} |"
+    w = v.worst_failed
+    worst = "–" if w is None else (f"{w['variable']} at " + ", ".join(f"{k}={_g(float(x)) if isinstance(x, (int, float, np.number)) else x}"
+                                                                   for k, x in w["coords"].items())
+                                   + f": theory {_g(w['theory'])}, simulation {_g(w['mean'])} ± {_g(w['sem'], 2)} "
+                                   f"(z = {w['z']:.2f}, rel = {w['rel']:+.2%})")
+    return f"| {label} | {'PASS' if v.passed else 'FAIL'} | {'; '.join(parts)} | {v.draws} | {worst} |"
 
 
 def _tables_losses(data: dict[str, xr.Dataset]) -> str:
@@ -688,7 +693,7 @@ def _readme(results: dict[str, dict[str, Any]], cfg: dict[str, dict[str, Any]], 
                   f"Settings: `{cfg[sec]}`; wall time {r['seconds']:.1f} s.", "", r["table"], ""]
         if r["checks"]:
             lines += ["Validation (`lindiff.validate`, nsigma = 3, rtol = 2/d):", "",
-                      "| check | verdict | cells | draws |", "|---|---|---|---|"]
+                      "| check | verdict | cells | draws | worst failed cell |", "|---|---|---|---|---|"]
             lines += [_check_line(label, v) for label, v in r["checks"]]
             lines.append("")
         for fname, caption in r["figures"]:
