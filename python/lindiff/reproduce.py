@@ -640,7 +640,9 @@ def _tables_memorization(data: dict[str, xr.Dataset]) -> str:
     any_ds = next(iter(data.values()))
     return (f"P(Δ > 0) over {any_ds.attrs['repeats']} training sets per N (reference M = "
             f"{any_ds.attrs['reference_size']}, L2 distance, Halder bandwidth, seed {any_ds.attrs['seed']}):\n\n"
-            + _md_table(head, rows))
+            + _md_table(head, rows)
+            + "\n\nN_1/2 = nan: P(Δ > 0) does not rise through 1/2 inside the grid (e.g. it is >= 1/2 at the "
+              "smallest N); the interval is the bootstrap's over the resamples that do cross.")
 
 
 _TABLES = {"losses": _tables_losses, "gradflow": _tables_gradflow, "kl": _tables_kl,
