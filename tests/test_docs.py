@@ -12,7 +12,8 @@ MODULES = ["lindiff", "lindiff.spectrum", "lindiff.schedule", "lindiff.kappa", "
            "lindiff.simulate", "lindiff.simulate._train", "lindiff.simulate._sample",
            "lindiff.simulate._ensemble", "lindiff.validate", "lindiff.memorization",
            "lindiff.memorization._criterion", "lindiff.memorization._onestep", "lindiff.memorization._models",
-           "lindiff.memorization._transition", "lindiff.spectra", "lindiff.sweep"]
+           "lindiff.memorization._transition", "lindiff.spectra", "lindiff.sweep",
+           "lindiff.plot", "lindiff.reproduce"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -13,6 +13,8 @@ The public API:
 - :mod:`lindiff.simulate`: exact ensembles, GD / SGD training and DDPM sampling of linear denoisers.
 - :func:`validate`, :class:`Validation`: theory vs simulation, cell by cell, in standard errors.
 - :func:`sweep`: any function over a labelled grid into one Dataset (seeded, cached, on any executor).
+- :mod:`lindiff.plot` (figures; needs matplotlib) and :mod:`lindiff.reproduce` (the ``lindiff reproduce``
+  report), imported on first use.
 - :class:`ConvergenceWarning`, :class:`ConvergenceError`.
 - :func:`set_num_threads`, :func:`get_num_threads`, :func:`build_info`,
   :func:`available_backends`, :func:`cuda_device`.
@@ -61,6 +63,8 @@ __all__ = [
     "kappa0",
     "kappa_prime",
     "memorization",
+    "plot",
+    "reproduce",
     "set_num_threads",
     "simulate",
     "solve_fixed_point",
@@ -69,6 +73,16 @@ __all__ = [
     "theory",
     "validate",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # lindiff.plot and lindiff.reproduce load on first use (they draw with matplotlib, which
+    # ``import lindiff`` must not import)
+    if name in ("plot", "reproduce"):
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'lindiff' has no attribute {name!r}")
 
 
 def build_info() -> dict[str, object]:

@@ -102,6 +102,12 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     return int(importlib.import_module("lindiff.sweep")._main(args))
 
 
+def _cmd_reproduce(args: argparse.Namespace) -> int:
+    from .reproduce import _main
+
+    return int(_main(args))
+
+
 def _cmd_selftest(args: argparse.Namespace) -> int:
     from .selftest import run_selftest
 
@@ -248,6 +254,18 @@ def build_parser() -> argparse.ArgumentParser:
     pw.add_argument("--cache", metavar="DIR", default=None, help="content-hash cache directory")
     pw.add_argument("--quiet", action="store_true", help="no progress bar")
     pw.set_defaults(func=_cmd_sweep)
+
+    pp = sub.add_parser("reproduce", help="the papers' main results, theory vs simulation, into a report folder",
+                        description="Losses vs N/d, gradient flow and optimal stopping, KL vs d/N, the memorization "
+                                    "transition: figures (PNG), data (netCDF, CSV) and a README.md summary with the "
+                                    "validation verdicts (lindiff.reproduce).")
+    pp.add_argument("--quick", action="store_true", help="small d, few draws, coarse grids (about 1 min on 2 cores)")
+    pp.add_argument("--out", metavar="DIR", default="lindiff-report", help="report folder (default lindiff-report)")
+    pp.add_argument("--executor", choices=["serial", "process", "dask"], default="serial",
+                    help="where the grids run (default serial)")
+    pp.add_argument("--workers", type=int, default=None, help="worker processes (process pool or local dask cluster)")
+    pp.add_argument("--quiet", action="store_true", help="no progress bars")
+    pp.set_defaults(func=_cmd_reproduce)
 
     ps = sub.add_parser("selftest", help="check the installed build against mpmath references")
     ps.set_defaults(func=_cmd_selftest)
