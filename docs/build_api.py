@@ -36,6 +36,8 @@ MODULES: list[tuple[str, str]] = [
     ("lindiff.memorization", "relative-distance criterion, one-step model, P(Delta > 0) transition"),
     ("lindiff.spectra", "shipped real-data spectra, power-law fits, spectra of your data"),
     ("lindiff.sweep", "parameter sweeps over grids and executors"),
+    ("lindiff.plot", "figures: theory vs simulation, loss curves, KL vs d/N, transitions (matplotlib)"),
+    ("lindiff.reproduce", "the report of `lindiff reproduce`"),
     ("lindiff.solvers", "generic fixed-point and root solvers of the kernel"),
     ("lindiff.errors", "warnings and exceptions"),
     ("lindiff.backends", "CPU / CUDA backends"),
