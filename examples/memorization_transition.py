@@ -5,7 +5,7 @@ interval, N_c = 1 + d/kappa) for Halder's one-step model with the pinned criteri
 variant the spec lists (the author's covariance convention, the collapse bandwidth, the KL form
 of the distance, the exact data law as reference), and for the Merger & Goldt linear model.
 
-    python examples/memorization_transition.py            # full: 100 repeats, M = 10^4 (~10 min on 2 cores)
+    python examples/memorization_transition.py            # full: 100 repeats, M = 10^4 (~20 min on 2 cores)
     python examples/memorization_transition.py --quick    # 16 repeats, M = 2000 (~1 min)
     python examples/memorization_transition.py --out DIR  # also writes the datasets (netCDF) and figures
 """
