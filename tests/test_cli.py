@@ -70,3 +70,11 @@ def test_simulate_command(capsys) -> None:  # type: ignore[no-untyped-def]
     assert "verdict: PASSED" in capsys.readouterr().out
     assert main(["simulate", "--d", "20", "--N", "0"]) == 2
     assert main(["simulate", "--d", "20", "--N", "40", "--t", "0"]) == 2
+
+
+def test_missing_optional_dependency_is_a_clean_error(capsys, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Without matplotlib, `lindiff reproduce` says what to install (exit 2), no traceback."""
+    monkeypatch.setitem(sys.modules, "matplotlib", None)       # import matplotlib -> ImportError
+    assert main(["reproduce", "--quick", "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("lindiff: error:") and 'pip install "lindiff[plot]"' in err

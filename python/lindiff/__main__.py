@@ -283,7 +283,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         return int(args.func(args))
-    except ValueError as e:
+    except (ValueError, ImportError) as e:   # bad input, or an optional dependency missing (matplotlib, dask)
         print(f"lindiff: error: {e}", file=sys.stderr)
         return 2
 
