@@ -192,11 +192,31 @@ def build() -> ck.Derivation:
             expr=corr * N, var=N, point=sp.oo, expected=4 * kappa**2 * (1 - kappa))
     D.check("exact_trace", "Monte Carlo (d = 2, N = 7, 4e5 draws, 4 s.e.) matches exact, rejects spec", _moments_mc,
             exact_tr=exact_tr, spec_tr=spec_tr, fast=False)
+    # minimum-norm fit, n = N - 1 < d - 1: H = Y_c Y_c^T is n x n Wishart with d dof; the same algebra, roles swapped
+    E_trbb_mn = nn * bs**2 + se2 * d * nn / (vv * (d - nn - 1))
+    E_s2bb_mn = (bs**4 * nn * vv + bs**2 * se2 * (d * nn - 2) / (d - nn - 1) + bs**2 * se2 * nn
+                 + 4 * bs**2 * se2 / d + se2**2 * (nn * d + 2) / (vv * (d - nn - 1)))
+    mn_tr = sp.cancel(((a_**2 * E_s2bb_mn + b_**2 * E_trbb_mn).subs(ex_subs) / sigma**2).subs(nn, N - 1))
+    D.step("exact_trace_min_norm", "E tr Sigma / sigma^2 for N <= d - 1 (minimum-norm least squares)",
+           sp.Eq(sp.Symbol(r"E\,\mathrm{tr}\Sigma/\sigma^2"), sp.factor(mn_tr)),
+           r"For $n = N-1 < d$ the minimum-norm solution is $\beta_1 = X_c^\top H^{-1}Y_c$, $H = Y_cY_c^\top\sim\mathrm{Wishart}_n(d, vI)$, "
+           r"so $\mathrm{tr}\,\beta_1\beta_1^\top = \mathrm{tr}(H^{-1}X_cX_c^\top)$ with $X_c = \beta^*Y_c + E_c$; the Gaussian moments of $E_c$ and "
+           r"$E\,\mathrm{tr}H^{-1} = n/(v(d-n-1))$, $E[\mathrm{tr}H\,\mathrm{tr}H^{-1}] = n(dn-2)/(d-n-1)$ give the displayed mean "
+           r"(finite for $N \le d-1$; $E\,\mathrm{tr}\Sigma = \infty$ for $N \in \{d, d+1, d+2\}$).")
+    D.check("exact_trace_min_norm", "v E tr(beta beta^T)/sigma^2 = kappa n + (1 - kappa) d n/(d - n - 1)", ck.symbolic_equal,
+            lhs=(vv * E_trbb_mn / sigma**2).subs(ex_subs), rhs=kappa * nn + (1 - kappa) * d * nn / (d - nn - 1))
+    D.check("exact_trace_min_norm", "Monte Carlo (d = 6, N = 3, 4e5 draws, 4 s.e.)", _moments_mc_min_norm,
+            exact_tr=mn_tr, fast=False)
     dmu = D.step("mean_error", "E |mu - m|^2 / sigma^2", (d + (1 - kappa) * spec_tr) / N,
                  r"$\mu - m = (\bar x - m) - b\beta_1\bar z$ with $\bar x$, $\bar z$ independent of the centred data: "
                  r"$E|\mu-m|^2 = d\sigma^2/N + b^2E\,\mathrm{tr}\beta_1\beta_1^\top/N$ (exact; no $c$ involved).")
     D.check("mean_error", "b^2 E tr(beta beta^T) = (1 - kappa) v E tr(beta beta^T)", ck.symbolic_equal,
             lhs=((d * sigma**2 + b_**2 * E_trbb) / (N * sigma**2)).subs(ex_subs).subs(nn, N - 1), rhs=dmu)
+    vtr_mn = (kappa * nn + (1 - kappa) * d * nn / (d - nn - 1)).subs(nn, N - 1)
+    dmu_mn = D.step("mean_error_min_norm", "E |mu - m|^2 / sigma^2 for N <= d - 1", (d + (1 - kappa) * vtr_mn) / N,
+                    r"The same decomposition of $\mu - m$ with the minimum-norm $E\,\mathrm{tr}\beta_1\beta_1^\top$.")
+    D.check("mean_error_min_norm", "(d sigma^2 + b^2 E tr(beta beta^T))/(N sigma^2)", ck.symbolic_equal,
+            lhs=((d * sigma**2 + b_**2 * E_trbb_mn) / (N * sigma**2)).subs(ex_subs).subs(nn, N - 1), rhs=dmu_mn)
 
     # ------------------------------------------------------------ Jensen bound
     qJ = sp.Symbol("q", positive=True)
@@ -483,6 +503,25 @@ def _moments_mc(exact_tr, spec_tr) -> ck.CheckResult:
     spv = float(spec_tr.subs({d: dv, N: Nv, kappa: sp.Rational(1, 2)}))
     ok = abs(m - ex) < 4 * se and abs(m - spv) > 4 * se
     return ck.predicate(ok, f"MC E tr Sigma = {m:.4f} +- {se:.4f}; exact {ex:.4f}; spec {spv:.4f}", kind="numeric")
+
+
+def _moments_mc_min_norm(exact_tr) -> ck.CheckResult:
+    """E tr Sigma of the minimum-norm fit (N - 1 < d - 1) by simulation, sigma = v = 1."""
+    import numpy as np
+
+    dv, Nv, kap, reps = 6, 3, 0.5, 400_000
+    rng = np.random.default_rng(np.random.SeedSequence(5150))
+    av, bv = np.sqrt(kap), np.sqrt(1 - kap)
+    X = rng.standard_normal((reps, Nv, dv))
+    Y = av * X + bv * rng.standard_normal((reps, Nv, dv))
+    Xc, Yc = X - X.mean(1, keepdims=True), Y - Y.mean(1, keepdims=True)
+    # beta_1^T = pinv(Y_c) X_c; tr(beta_1 beta_1^T) = ||pinv(Y_c) X_c||_F^2
+    B1t = np.linalg.pinv(Yc, rcond=1e-10) @ Xc
+    s2 = (Xc**2).sum(1).mean(1) / (Nv - 1)
+    trS = (kap * s2 + (1 - kap)) * (B1t**2).sum((1, 2))
+    m, se = trS.mean(), trS.std() / np.sqrt(reps)
+    ex = float(exact_tr.subs({d: dv, N: Nv, kappa: sp.Rational(1, 2)}))
+    return ck.predicate(abs(m - ex) < 4 * se, f"MC E tr Sigma = {m:.4f} +- {se:.4f}; exact {ex:.4f}", kind="numeric")
 
 
 def _kl_mc() -> ck.CheckResult:

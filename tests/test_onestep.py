@@ -41,22 +41,25 @@ def test_free_log_det_matches_derivation(derivation, g, k):
     assert free_log_det(k * 0.99, k) == 0.0
 
 
-@pytest.mark.parametrize("d,N,k", [(8, 12, 0.5046), (8, 128, 0.3), (32, 48, 0.8), (1, 5, 0.5)])
+@pytest.mark.parametrize("d,N,k", [(8, 12, 0.5046), (8, 128, 0.3), (32, 48, 0.8), (1, 5, 0.5), (8, 3, 0.5046),
+                                   (32, 20, 0.3)])
 def test_theory_matches_derivation(derivation, d, N, k):
     """Exact trace (pinned c), mean error, large-N series and floors at 30 digits."""
     l = (1 / k - 1) / math.expm1(4.0)                      # T = 2, sigma = 1 -> this kappa
     th = OneStepModel(d, N, l=l).theory()
     kk = OneStepModel(d, N, l=l).kappa
     sub = {d_: d, N_: N, k_: sp.Float(kk, 30)}
-    assert th["trace_mean"] == pytest.approx(float(sp.N(derivation["exact_trace"].rhs.subs(sub), 30)), rel=1e-12)
-    assert th["mean_sq"] == pytest.approx(float(sp.N(derivation["mean_error"].subs(sub), 30)), rel=1e-12)
+    key = "exact_trace" if N - 1 > d + 1 else "exact_trace_min_norm"
+    assert th["trace_mean"] == pytest.approx(float(sp.N(derivation[key].rhs.subs(sub), 30)), rel=1e-12)
+    key = "mean_error" if N - 1 > d + 1 else "mean_error_min_norm"
+    assert th["mean_sq"] == pytest.approx(float(sp.N(derivation[key].subs(sub), 30)), rel=1e-12)
     assert th["kl_large_n"] == pytest.approx(float(sp.N(derivation["kl_large_N"].subs(sub), 30)), rel=1e-12)
     assert th["kl_fwd_floor"] == pytest.approx(float(sp.N(derivation["floor_kl_fwd"].subs(sub), 30)), rel=1e-12)
     assert th["kl_rev_floor"] == pytest.approx(float(sp.N(derivation["floor_kl_rev"].subs(sub), 30)), rel=1e-12)
     h2 = derivation["floor_hellinger"].subs({sp.Symbol("d", positive=True): d, k_: sp.Float(kk, 30)})
     assert th["h2_floor"] == pytest.approx(float(sp.N(h2, 30)), rel=1e-12)
     assert th["n_c"] == pytest.approx(1 + d / kk, rel=1e-15)
-    assert th["kl_lower_bound"] <= th["kl_de"]
+    assert th["kl_lower_bound"] <= th["kl_de"]            # (inf <= inf for N <= d)
 
 
 @pytest.mark.parametrize("k_dof,kap", [(7, 0.5), (96, 0.5046), (10_000, 0.2), (2, 0.9)])
@@ -193,6 +196,15 @@ def test_moments_bound_and_de_against_simulation(d, ratio):
     if d == 32:
         assert th["kl_de"] == pytest.approx(kl.mean(), rel=0.05)     # the deterministic equivalent
     assert th["kl_de1"] == pytest.approx(kl.mean(), rel=0.03)        # with its finite-size correction
+
+
+@pytest.mark.parametrize("N", [3, 5])
+def test_minimum_norm_moments_against_simulation(N):
+    """N - 1 < d - 1: E tr Sigma and E|mu - m|^2 of the minimum-norm fit (H = Y_c Y_c^T Wishart with d dof)."""
+    th, tr, m2, kl, h2 = _simulate(8, N, 3000)
+    assert math.isfinite(th["trace_mean"]) and _z(tr, th["trace_mean"]) < 3.0
+    assert _z(m2, th["mean_sq"]) < 3.0
+    assert np.all(np.isinf(kl)) and np.all(h2 == 1.0)
 
 
 def test_floors_and_large_n_series_against_simulation():
