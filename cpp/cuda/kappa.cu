@@ -7,34 +7,14 @@
 #include <vector>
 
 #include "backend.hpp"
+#include "device_buffer.cuh"
 
 namespace lindiff::cuda {
 
 namespace {
 
-void check(cudaError_t e, const char* what) {
-    if (e != cudaSuccess)
-        throw std::runtime_error(std::string("lindiff CUDA: ") + what + ": " + cudaGetErrorString(e));
-}
-
-/// RAII device buffer.
-template <class T>
-struct DeviceBuffer {
-    T* ptr = nullptr;
-    std::size_t n = 0;
-    explicit DeviceBuffer(std::size_t count) : n(count) {
-        if (n) check(cudaMalloc(reinterpret_cast<void**>(&ptr), n * sizeof(T)), "cudaMalloc");
-    }
-    DeviceBuffer(const T* host, std::size_t count) : DeviceBuffer(count) {
-        if (n) check(cudaMemcpy(ptr, host, n * sizeof(T), cudaMemcpyHostToDevice), "copy to device");
-    }
-    void to_host(T* host) const {
-        if (n) check(cudaMemcpy(host, ptr, n * sizeof(T), cudaMemcpyDeviceToHost), "copy to host");
-    }
-    ~DeviceBuffer() { if (ptr) cudaFree(ptr); }
-    DeviceBuffer(const DeviceBuffer&) = delete;
-    DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-};
+using detail::check;
+using detail::DeviceBuffer;
 
 __global__ void kappa_real_kernel(SpectrumView s, double N, double k0, LatticeView lat,
                                   const double* z, std::size_t n, KappaOptions opt, double* value,

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "backend.hpp"
+#include "device_buffer.cuh"
 
 namespace lindiff::cuda {
 
@@ -36,40 +37,13 @@ namespace {
 // Stream purposes (counter word c3): lindiff::Stream of simulate.hpp (not included here: Eigen).
 constexpr std::uint32_t kStreamSgdNoise = 0, kStreamSgdIndex = 1, kStreamSampler = 2;
 
-void check(cudaError_t e, const char* what) {
-    if (e != cudaSuccess)
-        throw std::runtime_error(std::string("lindiff CUDA: ") + what + ": " + cudaGetErrorString(e));
-}
-
-void check_launch(const char* what) { check(cudaGetLastError(), what); }
+using detail::check;
+using detail::check_launch;
+using detail::DeviceBuffer;
 
 void require_device() {
     if (device_count() == 0) throw std::runtime_error("lindiff CUDA: " + device_description());
 }
-
-/// RAII device buffer (freed on every path, exceptions included).
-template <class T>
-struct DeviceBuffer {
-    T* ptr = nullptr;
-    std::size_t n = 0;
-    explicit DeviceBuffer(std::size_t count) : n(count) {
-        if (n) check(cudaMalloc(reinterpret_cast<void**>(&ptr), n * sizeof(T)), "cudaMalloc");
-    }
-    DeviceBuffer(const T* host, std::size_t count) : DeviceBuffer(count) {
-        if (n) check(cudaMemcpy(ptr, host, n * sizeof(T), cudaMemcpyHostToDevice), "copy to device");
-    }
-    void zero() {
-        if (n) check(cudaMemset(ptr, 0, n * sizeof(T)), "cudaMemset");
-    }
-    void to_host(T* host) const {
-        if (n) check(cudaMemcpy(host, ptr, n * sizeof(T), cudaMemcpyDeviceToHost), "copy to host");
-    }
-    ~DeviceBuffer() {
-        if (ptr) cudaFree(ptr);
-    }
-    DeviceBuffer(const DeviceBuffer&) = delete;
-    DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-};
 
 constexpr int kThreads = 256;  // every kernel of this file runs 256-thread blocks
 
