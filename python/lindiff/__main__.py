@@ -169,6 +169,14 @@ def _cmd_spectrum(args: argparse.Namespace) -> int:
     return 0
 
 
+def _spectrum_options(p: argparse.ArgumentParser, d: int) -> None:
+    """--d, --k, --eigenvalues and --strict: the spectrum (and solver strictness) every model command takes."""
+    p.add_argument("--d", type=int, default=d, help=f"dimension of the power-law spectrum (default {d})")
+    p.add_argument("--k", type=float, default=1.0, help="power-law exponent, lambda ∝ nu^-k (default 1)")
+    p.add_argument("--eigenvalues", metavar="FILE", help="eigenvalues from a .npy or text file instead of a power law")
+    p.add_argument("--strict", action="store_true", help="fail on non-convergence instead of warning")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -181,33 +189,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     pk = sub.add_parser("kappa", help="solve the deterministic-equivalent fixed point kappa(z)",
                         description="Solve z = kappa (1 - df1(kappa)/N) for a power-law or given spectrum.")
-    pk.add_argument("--d", type=int, default=1000, help="dimension of the power-law spectrum (default 1000)")
-    pk.add_argument("--k", type=float, default=1.0, help="power-law exponent, lambda ∝ nu^-k (default 1)")
     pk.add_argument("--N", type=float, default=600, help="number of samples (default 600)")
     pk.add_argument("--z", type=float, nargs="+", help="values of z > 0 (default: 13 values from 1e-8 to 1e4)")
-    pk.add_argument("--eigenvalues", metavar="FILE", help="eigenvalues from a .npy or text file instead of a power law")
-    pk.add_argument("--strict", action="store_true", help="fail on non-convergence instead of warning")
+    _spectrum_options(pk, 1000)
     pk.set_defaults(func=_cmd_kappa)
 
     pt = sub.add_parser("theory", help="DE losses, optimal stopping and KL vs N (Merger & Goldt)",
                         description="Deterministic-equivalent t-averaged test/train loss of the minimiser, the "
                                     "optimal gradient-flow stopping time and the KL of the sampler, for several N.")
-    pt.add_argument("--d", type=int, default=1000, help="dimension of the power-law spectrum (default 1000)")
-    pt.add_argument("--k", type=float, default=1.0, help="power-law exponent (default 1)")
     pt.add_argument("--N", dest="N_values", type=float, nargs="+", default=[300, 600, 2000, 8000],
                     help="sample sizes (default 300 600 2000 8000)")
     pt.add_argument("--c", type=float, default=0.0, help="ridge penalty (default 0)")
     pt.add_argument("--T", type=int, default=1000, help="diffusion steps of the linear schedule (default 1000)")
-    pt.add_argument("--eigenvalues", metavar="FILE", help="eigenvalues from a .npy or text file instead of a power law")
-    pt.add_argument("--strict", action="store_true", help="fail on non-convergence instead of warning")
+    _spectrum_options(pt, 1000)
     pt.set_defaults(func=_cmd_theory)
 
     pm = sub.add_parser("simulate", help="train linear denoisers by GD/SGD and validate against the theory",
                         description="Train the per-time linear denoisers on seeded training sets (C++ kernel), "
                                     "and compare the test/train loss trajectories with the deterministic-"
                                     "equivalent gradient-flow theory (lindiff.validate).")
-    pm.add_argument("--d", type=int, default=200, help="dimension of the power-law spectrum (default 200)")
-    pm.add_argument("--k", type=float, default=1.0, help="power-law exponent (default 1)")
     pm.add_argument("--N", type=int, default=400, help="number of samples (default 400)")
     pm.add_argument("--c", type=float, default=0.0, help="ridge penalty (default 0)")
     pm.add_argument("--T", type=int, default=1000, help="diffusion steps of the linear schedule (default 1000)")
@@ -218,8 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     pm.add_argument("--steps", type=int, default=None, help="training steps (default 400 for GD, 4000 for SGD)")
     pm.add_argument("--draws", type=int, default=10, help="training sets (default 10)")
     pm.add_argument("--seed", type=int, default=0, help="seed (default 0)")
-    pm.add_argument("--eigenvalues", metavar="FILE", help="eigenvalues from a .npy or text file instead of a power law")
-    pm.add_argument("--strict", action="store_true", help="fail on non-convergence instead of warning")
+    _spectrum_options(pm, 200)
     pm.set_defaults(func=_cmd_simulate)
 
     pr = sub.add_parser("spectrum", help="real-data spectra: shipped ones, or the covariance of your own data",

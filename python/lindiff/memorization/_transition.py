@@ -18,7 +18,7 @@ from ._criterion import ReferenceSample, relative_distance
 __all__ = ["crossing", "plot_transition", "transition"]
 
 _REFERENCE = ("kde", "exact")
-_TAG_FIT, _TAG_REF, _TAG_MC = 1, 2, 3
+_TAG_FIT, _TAG_REF, _TAG_MC, _TAG_BOOT = 1, 2, 3, 4   # spawn_key tags of the seed streams
 
 
 def _child(seed: int, *key: int) -> np.random.SeedSequence:
@@ -213,7 +213,7 @@ def transition(
         p_low = np.where(k_pos > 0, stats.beta.ppf(alpha / 2, k_pos, R - k_pos + 1), 0.0)
         p_high = np.where(k_pos < R, stats.beta.ppf(1 - alpha / 2, k_pos + 1, R - k_pos), 1.0)
     levels = (0.5, float(threshold))
-    boot = _bootstrap_crossings(Nv.astype(np.float64), pos, levels, B, np.random.default_rng(_child(int(seed), 4)))
+    boot = _bootstrap_crossings(Nv.astype(np.float64), pos, levels, B, np.random.default_rng(_child(int(seed), _TAG_BOOT)))
     ds = xr.Dataset(
         {
             "positive": (("N", "repeat"), pos.astype(bool)),
