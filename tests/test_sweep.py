@@ -314,3 +314,22 @@ def test_cli_bad_config(tmp_path, capsys) -> None:  # type: ignore[no-untyped-de
     with pytest.raises(ValueError, match="out must be"):
         run_config(EXAMPLES / "sweep_theory.toml", out=str(tmp_path / "x.csv"))
     assert os.path.exists(EXAMPLES / "sweep_theory.toml")
+
+
+def test_named_executor() -> None:
+    """Command-line executor names: serial -> None, process -> a forkserver/spawn pool; bad names fail."""
+    import concurrent.futures as cf
+
+    from lindiff.sweep import named_executor
+
+    with named_executor("serial") as ex:
+        assert ex is None
+    with named_executor("process", 1) as ex:
+        assert isinstance(ex, cf.ProcessPoolExecutor)
+        assert ex.submit(abs, -3).result() == 3
+    with pytest.raises(ValueError, match="executor"):
+        with named_executor("threads"):
+            pass
+    with pytest.raises(ValueError, match="workers"):
+        with named_executor("process", 0):
+            pass

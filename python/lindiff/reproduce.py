@@ -40,15 +40,13 @@ Examples
 from __future__ import annotations
 
 import concurrent.futures as cf
-import contextlib
 import copy
 import math
-import multiprocessing
 import os
 import shlex
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +55,7 @@ import xarray as xr
 
 from . import __version__, build_info
 from ._validation import positive_int
+from .sweep import named_executor
 
 __all__ = ["EXECUTORS", "SECTIONS", "run", "settings"]
 
@@ -211,32 +210,6 @@ def _kl_point(spectrum: str, d_powerlaw: int, d_over_N: list[float], sim_max_d: 
     out["sim_kl_fwd_empirical"] = (("draw",) + dims, sim_emp)
     return xr.Dataset(out, coords={"ratio": np.asarray(d_over_N, dtype=float), "draw": np.arange(draws)},
                       attrs={"d": d})
-
-
-# ------------------------------------------------------------------------------------- executors
-
-@contextlib.contextmanager
-def _executor(kind: str, workers: int | None) -> Iterator[cf.Executor | None]:
-    """None (serial), a local forkserver process pool, or a local dask cluster's executor."""
-    if kind == "serial":
-        yield None
-        return
-    n = workers or os.cpu_count() or 1
-    if kind == "process":
-        ctx = multiprocessing.get_context("forkserver" if "forkserver" in multiprocessing.get_all_start_methods()
-                                          else "spawn")
-        with cf.ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
-            yield pool
-        return
-    try:
-        from dask.distributed import Client, LocalCluster
-    except ImportError as err:
-        raise ImportError('executor "dask" needs dask.distributed: pip install "lindiff[distributed]"') from err
-    with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
-            Client(cluster) as client:
-        ex = client.get_executor()
-        ex._max_workers = n  # the chunking hint lindiff.memorization.transition reads
-        yield ex
 
 
 # ------------------------------------------------------------------------------------ the sections
@@ -777,7 +750,7 @@ def run(
                    f"workers={workers!r}, sections={list(sections)!r})")
     t_all = time.perf_counter()
     results: dict[str, dict[str, Any]] = {}
-    with _executor(executor, workers) as ex:
+    with named_executor(executor, workers) as ex:
         for sec in [s for s in SECTIONS if s in sections]:
             t0 = time.perf_counter()
             r = _RUNNERS[sec](copy.deepcopy(cfg[sec]), ex, workers, bool(progress))

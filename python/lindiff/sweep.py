@@ -43,7 +43,7 @@ from . import __version__, _core
 from ._sweep_cache import DiskCache, SweepCacheWarning, cache_key, function_identity
 from ._validation import positive_int
 
-__all__ = ["SweepCacheWarning", "run_config", "sweep"]
+__all__ = ["SweepCacheWarning", "named_executor", "process_pool", "run_config", "sweep"]
 
 EXECUTORS = ("serial", "process")
 # one task per chunk of grid points; the default aims at this many tasks per worker (load balance)
@@ -498,9 +498,7 @@ def sweep(
                 for task in tasks:
                     collect(_run_chunk(fn, fixed, task, *args))
             elif mode == "process":
-                ctx = multiprocessing.get_context(
-                    "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn")
-                with cf.ProcessPoolExecutor(max_workers=min(workers or ncpu, len(tasks)), mp_context=ctx) as pool:
+                with process_pool(min(workers or ncpu, len(tasks))) as pool:
                     _run_all(pool, fn, fixed, tasks, args, collect)
             else:
                 _run_all(executor, fn, fixed, tasks, args, collect)  # type: ignore[arg-type]
@@ -645,6 +643,57 @@ def _netcdf_safe(ds: xr.Dataset) -> xr.Dataset:
     return ds
 
 
+def process_pool(workers: int) -> cf.ProcessPoolExecutor:
+    """A local process pool started with ``forkserver`` (``spawn`` where unavailable; never ``fork``:
+    forking a process that has started OpenMP or BLAS threads can deadlock)."""
+    ctx = multiprocessing.get_context("forkserver" if "forkserver" in multiprocessing.get_all_start_methods()
+                                      else "spawn")
+    return cf.ProcessPoolExecutor(max_workers=positive_int("workers", workers), mp_context=ctx)
+
+
+@contextlib.contextmanager
+def named_executor(kind: str, workers: int | None = None, *, scheduler: str | None = None
+                   ) -> Iterator[cf.Executor | None]:
+    """The executor a command-line name stands for, shut down on exit.
+
+    ``"serial"``: None (run in this process); ``"process"``: :func:`process_pool` with ``workers``
+    (default: the CPU count); ``"dask"``: the executor of a ``dask.distributed.Client`` connected to
+    ``scheduler``, or to a ``LocalCluster`` of ``workers`` single-threaded processes without one
+    (needs ``lindiff[distributed]``).  The executor's ``_max_workers`` is set to the worker count
+    (the chunking hint :func:`lindiff.memorization.transition` reads).
+
+    Examples
+    --------
+    >>> from lindiff.sweep import named_executor
+    >>> with named_executor("serial") as ex:
+    ...     ex is None
+    True
+    """
+    if kind not in ("serial", "process", "dask"):
+        raise ValueError(f"executor must be one of ('serial', 'process', 'dask') (got {kind!r})")
+    n = positive_int("workers", workers) if workers is not None else (os.cpu_count() or 1)
+    if kind == "serial":
+        yield None
+    elif kind == "process":
+        with process_pool(n) as pool:
+            yield pool
+    else:
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError as err:
+            raise ImportError('executor "dask" needs dask.distributed: pip install "lindiff[distributed]"') from err
+        with contextlib.ExitStack() as stack:
+            if scheduler is not None:
+                client = stack.enter_context(Client(scheduler))
+            else:
+                cluster = stack.enter_context(LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                                           dashboard_address=None))
+                client = stack.enter_context(Client(cluster))
+            ex = client.get_executor()
+            ex._max_workers = n
+            yield ex
+
+
 def run_config(path: str | os.PathLike[str], *, executor: str = "serial", workers: int | None = None,
                scheduler: str | None = None, out: str | os.PathLike[str] | None = None,
                cache: str | os.PathLike[str] | None = None, progress: bool = True) -> xr.Dataset:
@@ -713,19 +762,8 @@ def run_config(path: str | os.PathLike[str], *, executor: str = "serial", worker
     kwargs = load_config(path)
     kwargs.update(cache=cache, progress=progress, workers=workers)
     if executor == "dask":
-        try:
-            from distributed import Client, LocalCluster
-        except ImportError:
-            raise ValueError("executor 'dask' needs dask.distributed: pip install 'lindiff[distributed]'") from None
-        with contextlib.ExitStack() as stack:
-            if scheduler is not None:
-                client = stack.enter_context(Client(scheduler))
-            else:
-                cluster = stack.enter_context(LocalCluster(n_workers=workers or os.cpu_count() or 1,
-                                                           threads_per_worker=1, processes=True,
-                                                           dashboard_address=None))
-                client = stack.enter_context(Client(cluster))
-            ds = sweep(executor=client.get_executor(), **kwargs)
+        with named_executor("dask", workers, scheduler=scheduler) as ex:
+            ds = sweep(executor=ex, **kwargs)
     else:
         ds = sweep(executor=executor, **kwargs)
     if out is not None:
