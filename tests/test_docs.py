@@ -8,7 +8,9 @@ import importlib
 import pytest
 
 MODULES = ["lindiff", "lindiff.spectrum", "lindiff.schedule", "lindiff.kappa", "lindiff.solvers",
-           "lindiff.reference", "lindiff.selftest", "lindiff.backends", "lindiff.theory.laws", "lindiff.exact",
+           "lindiff.reference", "lindiff.selftest", "lindiff.backends", "lindiff.theory.laws",
+           "lindiff.theory.measure", "lindiff.theory.gradflow", "lindiff.theory.static", "lindiff.theory.kl",
+           "lindiff.theory.sampler", "lindiff.exact",
            "lindiff.simulate", "lindiff.simulate._train", "lindiff.simulate._sample",
            "lindiff.simulate._ensemble", "lindiff.validate", "lindiff.memorization",
            "lindiff.memorization._criterion", "lindiff.memorization._onestep", "lindiff.memorization._models",

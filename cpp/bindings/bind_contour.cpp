@@ -2,6 +2,7 @@
 #include <pybind11/stl.h>
 
 #include <lindiff/contour.hpp>
+#include <lindiff/density.hpp>
 #include <lindiff/sampler.hpp>
 
 #include "common.hpp"
@@ -14,6 +15,26 @@ py::array_t<cplx> to_array(const std::vector<cplx>& v) {
     py::array_t<cplx> a(static_cast<py::ssize_t>(v.size()));
     std::copy(v.begin(), v.end(), a.mutable_data());
     return a;
+}
+
+py::dict measure_dict(const DeMeasure& r) {
+    py::dict d;
+    d["nodes"] = to_array(r.nodes);
+    d["w_rho"] = to_array(r.w_rho);
+    d["w_sigma"] = to_array(r.w_sigma);
+    d["w_sinv"] = to_array(r.w_sinv);
+    d["atom_rho"] = r.atom_rho;
+    d["atom_sigma"] = r.atom_sigma;
+    d["atom_sinv"] = r.atom_sinv;
+    d["s_lo"] = r.s_lo;
+    d["s_hi"] = r.s_hi;
+    d["kappa0"] = r.kappa0;
+    d["error"] = r.error;
+    d["kappa_failures"] = r.kappa_failures;
+    d["intervals"] = r.intervals;
+    d["converged"] = r.converged;
+    d["message"] = r.message;
+    return d;
 }
 
 }  // namespace
@@ -34,26 +55,74 @@ void register_contour(py::module_& m) {
                 py::gil_scoped_release release;
                 r = de_measure(sp.view, N, opt);
             }
-            py::dict d;
-            d["nodes"] = to_array(r.nodes);
-            d["w_rho"] = to_array(r.w_rho);
-            d["w_sigma"] = to_array(r.w_sigma);
-            d["w_sinv"] = to_array(r.w_sinv);
-            d["atom_rho"] = r.atom_rho;
-            d["atom_sigma"] = r.atom_sigma;
-            d["atom_sinv"] = r.atom_sinv;
-            d["s_lo"] = r.s_lo;
-            d["s_hi"] = r.s_hi;
-            d["kappa0"] = r.kappa0;
-            d["error"] = r.error;
-            d["kappa_failures"] = r.kappa_failures;
-            d["converged"] = r.converged;
-            d["message"] = r.message;
-            return d;
+            return measure_dict(r);
         },
         py::arg("eigenvalues"), py::arg("weights"), py::arg("N"), py::arg("tol") = 1e-11,
         py::arg("m_min") = 64, py::arg("m_max") = 16384, py::arg("height_max") = 1.0,
         "Quadrature rule (nodes, complex weights, atoms at 0) of the DE measures of C.");
+
+    m.def(
+        "de_measure_real",
+        [](darray lam, std::optional<darray> w, double N, double tol, int m_min, int m_max) {
+            PySpectrum sp(std::move(lam), std::move(w));
+            MeasureOptions opt;
+            opt.tol = tol;
+            opt.m_min = m_min;
+            opt.m_max = m_max;
+            DeMeasure r;
+            {
+                py::gil_scoped_release release;
+                r = de_measure_real(sp.view, N, opt);
+            }
+            return measure_dict(r);
+        },
+        py::arg("eigenvalues"), py::arg("weights"), py::arg("N"), py::arg("tol") = 1e-11,
+        py::arg("m_min") = 32, py::arg("m_max") = 16384,
+        "Real-axis Gauss-Chebyshev rule (real nodes and weights per support interval, atoms at 0) "
+        "of the DE measures of C.");
+
+    m.def(
+        "de_spectral_density",
+        [](darray lam, std::optional<darray> w, double N, darray s) {
+            check_N(N);
+            PySpectrum sp(std::move(lam), std::move(w));
+            const auto n = static_cast<py::ssize_t>(s.size());
+            py::array_t<double> rho(n), rho_sigma(n), rho_sinv(n), kx(n), ky(n);
+            py::array_t<cplx> stj(n);
+            DeSupport sup;
+            {
+                py::gil_scoped_release release;
+                const DistinctSpectrum ds(sp.view);
+                sup = de_support(ds, N);
+                const double* sv = s.data();
+                double *r0 = rho.mutable_data(), *r1 = rho_sigma.mutable_data(), *r2 = rho_sinv.mutable_data();
+                double *px = kx.mutable_data(), *py_ = ky.mutable_data();
+                cplx* pm = stj.mutable_data();
+#pragma omp parallel for schedule(dynamic, 16) if (static_cast<double>(n) * ds.size() > 2e5)
+                for (py::ssize_t i = 0; i < n; ++i) {
+                    const RealAxisPoint p = real_axis_at_s(ds, N, sup, sv[i]);
+                    r0[i] = p.rho;
+                    r1[i] = p.rho_sigma;
+                    r2[i] = p.rho_sinv;
+                    px[i] = p.x;
+                    py_[i] = p.y;
+                    pm[i] = p.stieltjes;
+                }
+            }
+            py::dict d;
+            d["rho"] = rho;
+            d["rho_sigma"] = rho_sigma;
+            d["rho_sinv"] = rho_sinv;
+            d["kappa_re"] = kx;
+            d["kappa_im"] = ky;
+            d["stieltjes"] = stj;
+            d["support_lo"] = py::array_t<double>(static_cast<py::ssize_t>(sup.s_lo.size()), sup.s_lo.data());
+            d["support_hi"] = py::array_t<double>(static_cast<py::ssize_t>(sup.s_hi.size()), sup.s_hi.data());
+            return d;
+        },
+        py::arg("eigenvalues"), py::arg("weights"), py::arg("N"), py::arg("s"),
+        "Densities of the three DE measures of C at real s (continuous part), kappa = x + i y, the "
+        "Stieltjes transform m(s + i0), and the support intervals.");
 
     m.def(
         "de_losses",

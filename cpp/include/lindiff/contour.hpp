@@ -45,6 +45,7 @@ struct DeMeasure {
     double mass_rho = 0, mass_sigma = 0, mass_sinv = 0, mean_rho = 0;  // exact totals (atoms incl.)
     double error = NAN;                      // worst relative error of the checks
     int kappa_failures = 0;
+    std::size_t intervals = 1;               // support intervals (the real-axis rule resolves gaps)
     bool converged = false;
     std::string message;
 };
@@ -97,13 +98,10 @@ inline std::pair<double, double> de_support_edges(const SpectrumView& s, double 
     return {-detail::z_of_kappa(s, N, k_lo), -detail::z_of_kappa(s, N, k_hi)};
 }
 
-/// Build the quadrature rule of the DE measures of C for N samples.
-inline DeMeasure de_measure(const SpectrumView& s, double N, const MeasureOptions& opt = {}) {
-    check_N(N);
-    require(std::abs(N - s.d) > 1e-9 * s.d,
-            "N must differ from d for the contour method (at N = d the support of C's spectrum "
-            "touches 0: a hard edge)");
-    require(opt.m_min >= 8 && opt.m_max >= opt.m_min, "m_min must be >= 8 and <= m_max");
+namespace detail {
+
+/// A rule with its atoms at s = 0, the exact totals the checks compare with, and kappa0.
+inline DeMeasure measure_with_atoms(const SpectrumView& s, double N) {
     DeMeasure out;
     const double k0 = kappa0(s, N);
     out.kappa0 = k0;
@@ -121,7 +119,56 @@ inline DeMeasure de_measure(const SpectrumView& s, double N, const MeasureOption
     out.mass_sigma = s.trace / d;
     out.mass_sinv = sum_inv / d;
     out.mean_rho = s.trace / d;
-    const auto [slo, shi] = de_support_edges(s, N, k0);
+    return out;
+}
+
+/// Worst relative error of a rule's checks: the masses of the three measures, the mean of rho,
+/// and the three Stieltjes transforms at z0 in {s_lo, sqrt(s_lo s_hi), s_hi} (real z0 > 0, outside
+/// the support) against the real fixed point solved there.
+inline double measure_error(const SpectrumView& s, double N, const DeMeasure& mu) {
+    const double ztest[3] = {mu.s_lo, std::sqrt(mu.s_lo * mu.s_hi), mu.s_hi};
+    cplx m_rho = 0, m_sig = 0, m_sinv = 0, mean = 0;
+    cplx tg[3] = {0, 0, 0}, th[3] = {0, 0, 0}, tinv[3] = {0, 0, 0};
+    for (std::size_t j = 0; j < mu.nodes.size(); ++j) {
+        m_rho += mu.w_rho[j];
+        m_sig += mu.w_sigma[j];
+        m_sinv += mu.w_sinv[j];
+        mean += mu.w_rho[j] * mu.nodes[j];
+        for (int k = 0; k < 3; ++k) {
+            const cplx r = 1.0 / (mu.nodes[j] + ztest[k]);
+            tg[k] += mu.w_rho[j] * r;
+            th[k] += mu.w_sigma[j] * r;
+            tinv[k] += mu.w_sinv[j] * r;
+        }
+    }
+    auto rel = [](cplx got, double want) { return std::abs(got - want) / std::max(std::abs(want), 1e-300); };
+    double err = 0;
+    err = std::max(err, rel(m_rho + mu.atom_rho, mu.mass_rho));
+    err = std::max(err, rel(m_sig + mu.atom_sigma, mu.mass_sigma));
+    err = std::max(err, rel(m_sinv + mu.atom_sinv, mu.mass_sinv));
+    err = std::max(err, rel(mean, mu.mean_rho));
+    for (int k = 0; k < 3; ++k) {
+        const RootResult<double> r =
+            solve_kappa_real_point(s, N, mu.kappa0, ztest[k], NAN, KappaOptions{1e-15, 300, 0.1}).root;
+        const auto ref = de_transforms<double>(s, ztest[k], r.x);
+        err = std::max(err, rel(tg[k] + mu.atom_rho / ztest[k], ref[0]));
+        err = std::max(err, rel(th[k] + mu.atom_sigma / ztest[k], ref[1]));
+        err = std::max(err, rel(tinv[k] + mu.atom_sinv / ztest[k], ref[2]));
+    }
+    return err;
+}
+
+}  // namespace detail
+
+/// Build the quadrature rule of the DE measures of C for N samples.
+inline DeMeasure de_measure(const SpectrumView& s, double N, const MeasureOptions& opt = {}) {
+    check_N(N);
+    require(std::abs(N - s.d) > 1e-9 * s.d,
+            "N must differ from d for the contour method (at N = d the support of C's spectrum "
+            "touches 0: a hard edge)");
+    require(opt.m_min >= 8 && opt.m_max >= opt.m_min, "m_min must be >= 8 and <= m_max");
+    DeMeasure out = detail::measure_with_atoms(s, N);
+    const auto [slo, shi] = de_support_edges(s, N, out.kappa0);
     out.s_lo = slo;
     out.s_hi = shi;
 
@@ -135,17 +182,6 @@ inline DeMeasure de_measure(const SpectrumView& s, double N, const MeasureOption
     // semi-axes with foci at the interval ends: A = L (rho + 1/rho)/2, B = L (rho - 1/rho)/2
     const double A = 0.5 * L * (rho + 1.0 / rho);
     const double B = 0.5 * L * (rho - 1.0 / rho);
-
-    // real test points for the Stieltjes transform: G(z0) = int dmu/(s + z0)
-    const double ztest[3] = {slo, std::sqrt(slo * shi), shi};
-    double g_ref[3], h_ref[3], ginv_ref[3];
-    for (int k = 0; k < 3; ++k) {
-        const RootResult<double> r = solve_kappa_real_point(s, N, k0, ztest[k], NAN, KappaOptions{1e-15, 300, 0.1}).root;
-        const auto tr = detail::de_transforms<double>(s, ztest[k], r.x);
-        g_ref[k] = tr[0];
-        h_ref[k] = tr[1];
-        ginv_ref[k] = tr[2];
-    }
 
     for (int M = opt.m_min; M <= opt.m_max; M *= 2) {
         std::vector<cplx> z(M), w(M), du(M);
@@ -178,32 +214,7 @@ inline DeMeasure de_measure(const SpectrumView& s, double N, const MeasureOption
             out.w_sinv[j] = fac * ginv;
         }
         out.kappa_failures = failures;
-        // checks: masses, mean, and the transforms at the real test points
-        cplx m_rho = 0, m_sig = 0, m_sinv = 0, mean = 0;
-        cplx tg[3] = {0, 0, 0}, th[3] = {0, 0, 0}, tinv[3] = {0, 0, 0};
-        for (int j = 0; j < M; ++j) {
-            m_rho += out.w_rho[j];
-            m_sig += out.w_sigma[j];
-            m_sinv += out.w_sinv[j];
-            mean += out.w_rho[j] * out.nodes[j];
-            for (int k = 0; k < 3; ++k) {
-                const cplx r = 1.0 / (out.nodes[j] + ztest[k]);
-                tg[k] += out.w_rho[j] * r;
-                th[k] += out.w_sigma[j] * r;
-                tinv[k] += out.w_sinv[j] * r;
-            }
-        }
-        auto rel = [](cplx got, double want) { return std::abs(got - want) / std::max(std::abs(want), 1e-300); };
-        double err = 0;
-        err = std::max(err, rel(m_rho + out.atom_rho, out.mass_rho));
-        err = std::max(err, rel(m_sig + out.atom_sigma, out.mass_sigma));
-        err = std::max(err, rel(m_sinv + out.atom_sinv, out.mass_sinv));
-        err = std::max(err, rel(mean, out.mean_rho));
-        for (int k = 0; k < 3; ++k) {
-            err = std::max(err, rel(tg[k] + out.atom_rho / ztest[k], g_ref[k]));
-            err = std::max(err, rel(th[k] + out.atom_sigma / ztest[k], h_ref[k]));
-            err = std::max(err, rel(tinv[k] + out.atom_sinv / ztest[k], ginv_ref[k]));
-        }
+        const double err = detail::measure_error(s, N, out);
         out.error = err;
         if (failures == 0 && err <= opt.tol) {
             out.converged = true;
@@ -238,6 +249,9 @@ inline void de_losses(const MeasureView& mu, const ScheduleView& sch, double c,
         wr[j] = mu.w_rho[j].real(); wi[j] = mu.w_rho[j].imag();
         vr[j] = mu.w_sigma[j].real(); vi[j] = mu.w_sigma[j].imag();
     }
+    const bool real_rule = std::all_of(si.begin(), si.end(), [](double v) { return v == 0.0; }) &&
+                           std::all_of(wi.begin(), wi.end(), [](double v) { return v == 0.0; }) &&
+                           std::all_of(vi.begin(), vi.end(), [](double v) { return v == 0.0; });
     double worst = 0;
 #pragma omp parallel for collapse(2) schedule(static) reduction(max : worst)
     for (std::int64_t e = 0; e < ne; ++e) {
@@ -248,6 +262,15 @@ inline void de_losses(const MeasureView& mu, const ScheduleView& sch, double c,
             const bool gradient_flow = !std::isinf(tt.eta_tau) && !(tt.gd_eta > 0);
             const double two_et = 2.0 * tt.eta_tau;
             double ltr = 0, lti = 0, rtr = 0, rti = 0;
+            if (real_rule) {  // real nodes and weights: real arithmetic only
+                for (std::size_t j = 0; j < M; ++j) {
+                    const double m = a2 * sr[j] + (b2 + c);
+                    const double ph = gradient_flow ? -std::expm1(-two_et * m) / m : phi_of(m, tt);
+                    const double one = 1.0 - b2 * ph, f1 = one * one, f2 = a2 * b2 * ph * ph;
+                    ltr += wr[j] * f1 + vr[j] * f2;
+                    rtr += wr[j] * (f1 + sr[j] * f2);
+                }
+            } else {
             for (std::size_t j = 0; j < M; ++j) {
                 // m = a2 s + b2 + c;  phi = (1 - e^{-2 eta tau m}) / m  (or 1/m, or GD)
                 const double mr = a2 * sr[j] + (b2 + c), mi = a2 * si[j];
@@ -263,8 +286,13 @@ inline void de_losses(const MeasureView& mu, const ScheduleView& sch, double c,
                     const double qr = nr * pr - ni * pi, qi = nr * pi + ni * pr;
                     pr = qr; pi = qi;
                 } else if (!std::isinf(tt.eta_tau)) {
-                    const cplx ph = phi_of(cplx(mr, mi), tt);
-                    pr = ph.real(); pi = ph.imag();
+                    if (mi == 0.0) {  // a real node (real-axis rule): real arithmetic, exact for any step count
+                        pr = phi_of(mr, tt);
+                        pi = 0.0;
+                    } else {
+                        const cplx ph = phi_of(cplx(mr, mi), tt);
+                        pr = ph.real(); pi = ph.imag();
+                    }
                 }
                 const double or_ = 1.0 - b2 * pr, oi = -b2 * pi;        // 1 - b^2 phi
                 const double f1r = or_ * or_ - oi * oi, f1i = 2.0 * or_ * oi;
@@ -276,6 +304,7 @@ inline void de_losses(const MeasureView& mu, const ScheduleView& sch, double c,
                 const double gr = f1r + sr[j] * f2r - si[j] * f2i, gi = f1i + sr[j] * f2i + si[j] * f2r;
                 rtr += wr[j] * gr - wi[j] * gi;
                 rti += wr[j] * gi + wi[j] * gr;
+            }
             }
             // atoms at s = 0
             const double phi0 = phi_of(b2 + c, tt);

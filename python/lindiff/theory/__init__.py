@@ -9,7 +9,7 @@ from __future__ import annotations
 from .gradflow import denoiser_distance, gradflow_losses, optimal_stopping
 from .kl import kl, kl_population
 from .laws import kl_law, kl_marchenko_pastur, kl_wishart
-from .measure import DeMeasure, de_measure
+from .measure import DeMeasure, de_measure, spectral_density
 from .sampler import SAMPLERS, sampler_gamma, sampler_sigma2
 from .static import de_resolvent, static_losses
 
@@ -28,5 +28,6 @@ __all__ = [
     "optimal_stopping",
     "sampler_gamma",
     "sampler_sigma2",
+    "spectral_density",
     "static_losses",
 ]
