@@ -11,6 +11,8 @@ PYBIND11_MODULE(_core, m) {
     m.attr("build_info") = LINDIFF_BUILD_INFO;
     m.attr("have_openmp") = lindiff::have_openmp();
     m.def("get_num_threads", &lindiff::num_threads, "Number of OpenMP threads kernel loops use.");
+    m.def("max_num_threads", &lindiff::max_num_threads,
+          "The most threads set_num_threads accepts (the OpenMP thread limit, capped at 1024).");
     m.def("set_num_threads", &lindiff::set_num_threads, py::arg("n"),
           "Set the number of OpenMP threads (no effect without OpenMP).");
     lindiff::bind::register_spectrum(m);

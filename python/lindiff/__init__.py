@@ -59,6 +59,7 @@ __all__ = [
     "exact",
     "find_root",
     "get_num_threads",
+    "max_num_threads",
     "kappa",
     "kappa0",
     "kappa_prime",
@@ -108,7 +109,28 @@ def get_num_threads() -> int:
 
 
 def set_num_threads(n: int) -> None:
-    """Set the number of OpenMP threads for the kernel's parallel loops (results do not depend on it)."""
+    """Set the number of OpenMP threads for the kernel's parallel loops (results do not depend on it).
+
+    ``n`` must be in ``[1, max_num_threads()]`` (the OpenMP thread limit, capped at 1024);
+    anything else is a ValueError.
+
+    Examples
+    --------
+    >>> import lindiff
+    >>> old = lindiff.get_num_threads()
+    >>> lindiff.set_num_threads(1); lindiff.get_num_threads()
+    1
+    >>> lindiff.set_num_threads(old)
+    """
     from ._validation import positive_int
 
-    _core.set_num_threads(positive_int("n", n))
+    n = positive_int("n", n)
+    cap = int(_core.max_num_threads())
+    if n > cap:
+        raise ValueError(f"n must be an integer in [1, {cap}] (the OpenMP thread limit, capped at 1024; got {n})")
+    _core.set_num_threads(n)
+
+
+def max_num_threads() -> int:
+    """The most threads :func:`set_num_threads` accepts (the OpenMP thread limit, capped at 1024)."""
+    return int(_core.max_num_threads())

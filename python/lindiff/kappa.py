@@ -136,8 +136,13 @@ def kappa(
 
     Complex z: the branch with ``kappa ~ z`` as ``|z| -> inf`` and ``sign Im kappa = sign Im z``,
     continued along the points *in the order given* (flattened, C order) with adaptive
-    sub-steps. A path that crosses the branch cut (the negative real axis inside the support)
-    is reported as not converged from there on.
+    sub-steps. Every accepted point passes a strict branch rule: ``Im kappa / Im z >= 1/2``
+    (on the physical sheet it is >= 1; the spurious roots next to the real axis have it < 0).
+    A point its predecessor's segment cannot reach (the segment crosses the branch cut, the
+    negative real axis inside the support, or grazes a support edge) is started afresh from the
+    real axis along its own arc. Where ``|Im z| < 8 eps |kappa|`` the sign of Im kappa cannot be
+    resolved: such z count as real (accepted outside the support, on the physical real branch)
+    and inside the support are reported as not converged, never guessed.
 
     Parameters
     ----------

@@ -2,6 +2,7 @@
 // Header-only, C++20, no Python.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <complex>
 #include <cstddef>
@@ -74,9 +75,21 @@ inline int num_threads() noexcept {
 #endif
 }
 
+/// The most threads set_num_threads accepts: the OpenMP thread limit, capped at 1024 (beyond
+/// that, creating the team exhausts thread stacks: 100000 threads crashed the process).
+inline int max_num_threads() noexcept {
+#if defined(_OPENMP)
+    return std::min(omp_get_thread_limit(), 1024);
+#else
+    return 1024;
+#endif
+}
+
 /// Set the number of OpenMP threads (no-op without OpenMP).
 inline void set_num_threads(int n) {
-    require(n >= 1, "n_threads must be >= 1");
+    require(n >= 1 && n <= max_num_threads(), [&] {
+        return "n_threads must be in [1, " + std::to_string(max_num_threads()) + "] (got " + std::to_string(n) + ")";
+    });
 #if defined(_OPENMP)
     omp_set_num_threads(n);
 #endif

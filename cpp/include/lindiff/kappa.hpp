@@ -64,14 +64,20 @@ inline void check_N(double N) {
 ///   F' = (1 - d/N) + (2 kappa S1 - kappa^2 S2) / N,
 /// (S1, S2 the resolvent sums), with the backward-error scale
 /// |z| + |kappa (1 - d/N)| + |kappa^2 S1| / N (the magnitudes of the three terms).
+///
+/// Overflow-safe for any finite kappa: kappa^2 S1 is formed as kappa (kappa S1) (kappa S1 <= d on
+/// the physical branch), and where kappa^2 S2 would under/overflow (|kappa| > 1e100 lambda_max)
+/// F' = 1 - df2/N is used instead (df2 ~ d (lambda/kappa)^2: no cancellation there).
 LINDIFF_HD_ANY_TYPE
 template <class T>
 LINDIFF_HD inline Eval<T> kappa_equation(const SpectrumView& s, double N, T z, T kappa) noexcept {
     const ResolventSums<T> r = resolvent_sums(s, kappa);
     const double c = 1.0 - s.d / N;
     const T lin = kappa * c;
-    const T quad = kappa * kappa * r.s1 / N;
-    const T dF = c + (2.0 * kappa * r.s1 - kappa * kappa * r.s2) / N;
+    const T ks1 = kappa * r.s1;
+    const T quad = kappa * ks1 / N;
+    const T dF = std::abs(kappa) > 1e100 * s.lambda_max ? T(1) - power_sums<true>(s, kappa).second / N
+                                                         : c + (2.0 * ks1 - kappa * (kappa * r.s2)) / N;
     return {lin + quad - z, dF, std::abs(z) + std::abs(lin) + std::abs(quad)};
 }
 
@@ -127,7 +133,7 @@ LINDIFF_HD inline CertifiedStep certified_newton_step(const SpectrumView& s, dou
     // a factor 2 covers rounding in the sums themselves
     const double fbound = 2.0 * 0.5 * d2F * rho * rho * rho * dx * dx;
     const double s1_lo = x1 > x ? r.s1 * (s.lambda_min + x) / (s.lambda_min + x1) : r.s1;
-    const double scale_lo = std::abs(z) + std::abs(x1 * (1.0 - s.d / N)) + x1 * x1 * s1_lo / N;
+    const double scale_lo = std::abs(z) + std::abs(x1 * (1.0 - s.d / N)) + x1 * (x1 * s1_lo) / N;
     out.x1 = x1;
     out.bound = fbound / scale_lo + 4 * eps;  // + the rounding of evaluating F itself at x1
     // F'(x1) = F'(x) + F''(xi) dx: first-order prediction, accurate to O(dx^2) for kappa'
@@ -164,9 +170,10 @@ LINDIFF_HD inline KappaPoint solve_kappa_real_point(const SpectrumView& s, doubl
     if (std::isfinite(guess) && guess > lo && guess < hi && opt.max_iter >= 1) {
         const KappaSums rs = kappa_sums(s, guess);
         const double c = 1.0 - s.d / N;
-        const double lin = guess * c, quad = guess * guess * rs.s1 / N;
+        const double lin = guess * c, quad = guess * (guess * rs.s1) / N;
         const double F = lin + quad - z;
-        const double dF = c + (2.0 * guess * rs.s1 - guess * guess * rs.s2) / N;
+        const double dF = guess > 1e100 * s.lambda_max ? 1.0 - rs.df2 / N  // as in kappa_equation
+                                                       : c + (2.0 * guess * rs.s1 - guess * (guess * rs.s2)) / N;
         const double scale = std::abs(z) + std::abs(lin) + std::abs(quad);
         used = 1;
         KappaPoint p;
@@ -391,12 +398,19 @@ inline void solve_kappa_curves(const SpectrumView& s, std::span<const double> N,
 
 namespace detail {
 
-/// sign(Im kappa) must equal sign(Im z); on the real axis kappa must be real.
-inline bool on_physical_branch(cplx z, cplx kappa) noexcept {
-    const double tiny = 1e-12 * std::abs(kappa);
-    if (z.imag() > 0) return kappa.imag() > -tiny;
-    if (z.imag() < 0) return kappa.imag() < tiny;
-    return std::abs(kappa.imag()) <= 1e-10 * std::abs(kappa) && (z.real() < 0 || kappa.real() > 0);
+/// The branch rule.  kappa(z) - z is a Pick function on the physical sheet (kappa ~ z at infinity,
+/// Im kappa >= Im z in the upper half plane; on the real axis outside the support
+/// kappa' = 1/(1 - df2/N) >= 1), so Im kappa / Im z >= 1 there (measured >= 1.0002 on contours).
+/// The other roots near the real axis (real kappa where z'(kappa) = 1 - df2/N < 0, continued off
+/// the axis) have Im kappa / Im z < 0: a wrong-sign Im kappa is rejected whatever its size (the
+/// old test forgave 1e-12 |kappa|, which let those roots pass at Im z = 1e-10).  When |Im z| is
+/// below the resolution of Im kappa (8 eps |kappa|), z counts as real: kappa must be real with
+/// F'(kappa) = 1 - df2/N > 0 (the physical real branch, outside the support); inside the support
+/// the sign of Im kappa cannot be resolved there and the point is rejected (flagged).
+inline bool on_physical_branch(cplx z, cplx kappa, cplx dF) noexcept {
+    const double zi = z.imag(), ki = kappa.imag();
+    if (std::abs(zi) >= 8 * eps * std::abs(kappa)) return ki / zi >= 0.5;
+    return std::abs(ki) <= 1e-10 * std::abs(kappa) && dF.real() > 0 && (z.real() < 0 || kappa.real() > 0);
 }
 
 /// Continue the solution (za, ka) to zb along the straight segment (or along an arc of radius
@@ -416,9 +430,20 @@ struct Continuation {
         ro.ftol = opt.tol;
         ro.max_iter = std::min(opt.max_iter, 12);
         auto fdf = [&](cplx k) { return kappa_equation<cplx>(s, N, z, k); };
-        const RootResult<cplx> r = newton_complex(fdf, start, ro);
+        RootResult<cplx> r = newton_complex(fdf, start, ro);
         newton_iterations += r.iterations;
-        if (!r.converged() || !on_physical_branch(z, r.x)) return false;
+        if (r.converged() && std::abs(z.imag()) < 1e-6 * std::abs(z) && r.df != cplx(0)) {
+            // near the real axis Im kappa is tiny next to |kappa|: one more Newton step (evaluated,
+            // kept only if its residual is no larger) takes it to the rounding floor, so the branch
+            // rule below can trust its sign
+            const cplx x1 = r.x - r.f / r.df;
+            const Eval<cplx> e = fdf(x1);
+            ++newton_iterations;
+            if (is_finite(e.f) && is_finite(e.df) && detail::residual_of(e) <= r.residual) {
+                r.x = x1; r.f = e.f; r.df = e.df; r.residual = detail::residual_of(e);
+            }
+        }
+        if (!r.converged() || !on_physical_branch(z, r.x, r.df)) return false;
         kappa_out = r.x;
         deriv_out = cplx(1) / r.df;
         res_out = r.residual;
@@ -455,9 +480,10 @@ struct Continuation {
 }  // namespace detail
 
 /// Complex z: continue kappa along z[0], z[1], ... in order.  The first point is reached from
-/// the real solution at |z[0]| along the arc of radius |z[0]|.  Points that cannot be reached
-/// (branch cut crossed, Newton failure) are marked not converged and the path goes on from the
-/// last good point.
+/// the real solution at |z[0]| along the arc of radius |z[0]|; a point the segment from its
+/// predecessor cannot reach (a segment grazing a support edge near the real axis, Newton
+/// failure, a flipped branch) is started afresh the same way; points neither reaches are marked
+/// not converged and the path goes on from the last good point.
 inline void solve_kappa_path(const SpectrumView& s, double N, std::span<const cplx> z,
                              const KappaOut& out, const KappaOptions& opt = {}) {
     check_N(N);
@@ -473,36 +499,46 @@ inline void solve_kappa_path(const SpectrumView& s, double N, std::span<const cp
     if (n == 0) return;
     const double k0 = kappa0(s, N);
 
-    // real start at r = |z0|
-    const double r0 = std::abs(z[0]);
-    const RootResult<double> rr = solve_kappa_real_point(s, N, k0, r0, NAN,
-                                                         KappaOptions{opt.tol, std::max(opt.max_iter, 200), opt.lattice_h}).root;
-    cplx kappa(rr.x, 0.0), kderiv(1.0 / rr.df, 0.0);
-    bool have_state = rr.converged();
-    cplx zstate(r0, 0.0);
-    int pending_iters = rr.iterations;
+    // A start from the real axis: the real solution at r = |z_i|, continued along the arc of radius r.
+    const KappaOptions real_opt{opt.tol, std::max(opt.max_iter, 200), opt.lattice_h};
+    auto from_real_axis = [&](cplx zi, detail::Continuation& c, cplx& kappa, cplx& kderiv) {
+        const double r0 = std::abs(zi);
+        const RootResult<double> rr = solve_kappa_real_point(s, N, k0, r0, NAN, real_opt).root;
+        c.newton_iterations += rr.iterations;
+        if (!rr.converged()) return false;
+        kappa = cplx(rr.x, 0.0);
+        kderiv = cplx(1.0 / rr.df, 0.0);
+        const double th = std::arg(zi);
+        return c.run([&](double u) { return std::polar(r0, u * th); }, kappa, kderiv);
+    };
 
+    cplx kappa{}, kderiv{}, zstate{};
+    bool have_state = false;
     for (std::size_t i = 0; i < n; ++i) {
         detail::Continuation c{s, N, opt};
-        bool ok = have_state;
-        if (ok) {
-            if (i == 0) {
-                const double th = std::arg(z[0]);
-                ok = c.run([&](double u) { return std::polar(r0, u * th); }, kappa, kderiv);
-            } else {
-                const cplx za = zstate, zb = z[i];
-                ok = c.run([&](double u) { return za + u * (zb - za); }, kappa, kderiv);
-            }
+        cplx k = kappa, kd = kderiv;
+        bool ok = false;
+        if (have_state) {  // continue from the previous point along the segment
+            const cplx za = zstate, zb = z[i];
+            ok = c.run([&](double u) { return za + u * (zb - za); }, k, kd);
         }
-        if (ok) zstate = z[i];
+        if (!ok) {  // first point, or the segment failed (e.g. it grazes a support edge): start afresh
+            c.ok = true;
+            ok = from_real_axis(z[i], c, k, kd);
+        }
+        if (ok) {
+            kappa = k;
+            kderiv = kd;
+            zstate = z[i];
+            have_state = true;
+        }
         out.value_re[i] = ok ? kappa.real() : NAN;
         out.value_im[i] = ok ? kappa.imag() : NAN;
         out.deriv_re[i] = ok ? kderiv.real() : NAN;
         out.deriv_im[i] = ok ? kderiv.imag() : NAN;
         out.converged[i] = ok ? 1 : 0;
-        out.iterations[i] = c.newton_iterations + pending_iters;
+        out.iterations[i] = c.newton_iterations;
         out.residual[i] = ok ? c.residual : NAN;
-        pending_iters = 0;
     }
 }
 
