@@ -55,7 +55,7 @@ def _log_expm1(e: NDArray[np.float64] | float) -> NDArray[np.float64]:
     e = np.asarray(e, dtype=np.float64)
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
         small = np.log(np.expm1(np.minimum(e, 30.0)))
-    return np.where(e > 30.0, e + np.log1p(-np.exp(-np.minimum(e, 700.0))), small)
+        return np.where(e > 30.0, e + np.log1p(-np.exp(-np.maximum(np.minimum(e, 700.0), 30.0))), small)
 
 
 def _lse_error(vals: NDArray[np.float64], errs: NDArray[np.float64], depth: float) -> float:
@@ -555,7 +555,9 @@ def _signed_logsum(pos: list[float], neg: list[float], pos_err: list[float] | No
         positive = False
     else:
         hi, lo = (lp, ln) if lp > ln else (ln, lp)
-        log_abs = hi + (math.log1p(-math.exp(lo - hi)) if lo > -math.inf else 0.0)
+        x = lo - hi   # ln(1 - e^x), x < 0, accurately on both sides of -ln 2
+        log_abs = hi + ((math.log(-math.expm1(x)) if x > -0.6931471805599453 else math.log1p(-math.exp(x)))
+                        if lo > -math.inf else 0.0)
         positive = lp > ln
     terms = []
     for vals, errs, lse in ((pos, pos_err, lp), (neg, neg_err, ln)):
@@ -889,7 +891,7 @@ def relative_distance(
         # per sample: the two log-densities and the subtraction; the mean: its sum and division
         res = float(np.mean(eO + eT + _U * np.abs(diff))) + float(_gamma(_pairwise_depth(ns) + 2)) * float(np.mean(np.abs(diff)))
         log_abs = math.log(abs(delta)) if delta else -math.inf
-        return RelativeDistance(**verdict(delta > 0, log_abs, math.log(res) if res > 0 else -math.inf),
+        return RelativeDistance(**verdict(delta > 0, log_abs, math.log(res) if res > 0 else (-math.inf if res == 0 else math.inf)),
                                 log_abs_delta=log_abs,
                                 delta=delta, stderr=se, log_stderr=math.log(se) if se > 0 else -math.inf,
                                 log_K_T=logK_T, log_K_O=logK_O, log_off_T=nan, log_off_O=nan, log_C_T=nan,
@@ -953,9 +955,10 @@ def relative_distance(
     err_mean = float(np.mean(err_f)) + float(_gamma(_pairwise_depth(ns) + 2)) * float(np.mean(np.abs(f)))
     err = 2.0 * err_mean + 2.0 * _U * (a_pos + a_neg + 2.0 * abs(mean_f)) + 2.0 * _U * abs(scaled)
     for lse, vals, errs, amp in ((self_pos, pos, pos_err, a_pos), (self_neg, neg, neg_err, a_neg)):
-        e = _lse_error(np.asarray(vals), np.asarray(errs), len(vals))
-        err += math.exp(min(lse - L + float(_log_expm1(e)), 700.0)) + amp * (4.0 * _U + _U * abs(lse - L))
-    log_res = L + math.log(err) if err > 0 else -math.inf
+        if lse > -math.inf:    # (no self term at all for a single point against the exact law)
+            e = _lse_error(np.asarray(vals), np.asarray(errs), len(vals))
+            err += math.exp(min(lse - L + float(_log_expm1(e)), 700.0)) + amp * (4.0 * _U + _U * abs(lse - L))
+    log_res = L + math.log(err) if err > 0 else (-math.inf if err == 0 else math.inf)
     positive = scaled > 0
     return RelativeDistance(**verdict(positive, log_abs, log_res), log_abs_delta=log_abs,
                             delta=(1.0 if positive else -1.0) * math.exp(log_abs) if scaled != 0 else 0.0,
