@@ -58,6 +58,17 @@ def _log_expm1(e: NDArray[np.float64] | float) -> NDArray[np.float64]:
         return np.where(e > 30.0, e + np.log1p(-np.exp(-np.maximum(np.minimum(e, 700.0), 30.0))), small)
 
 
+def _lse_fast(v: NDArray[np.float64]) -> float:
+    """ln sum exp(v) for the bounds (plain numpy; the values themselves use scipy's logsumexp)."""
+    if v.size == 0:
+        return -math.inf
+    m = float(np.max(v))
+    if not math.isfinite(m):
+        return m
+    with np.errstate(divide="ignore"):
+        return m + math.log(float(np.sum(np.exp(v - m))))
+
+
 def _lse_error(vals: NDArray[np.float64], errs: NDArray[np.float64], depth: float) -> float:
     """Bound on |logsumexp(vals) - ln sum exp(v_exact)| for terms with |vals - v_exact| <= errs.
 
@@ -71,20 +82,26 @@ def _lse_error(vals: NDArray[np.float64], errs: NDArray[np.float64], depth: floa
     v, e = vals[fin], errs[fin]
     if v.size == 0:
         return 0.0
-    L = float(logsumexp(v))
+    L = _lse_fast(v)
     if np.any(np.isnan(e)):
         return math.inf
-    with np.errstate(over="ignore", divide="ignore"):
-        s_up = float(logsumexp(v - L + _log_expm1(e)))             # ln sum w expm1(err): the upper side
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        s_up = _lse_fast(v - L + _log_expm1(e))             # ln sum w expm1(err): the upper side
         up = s_up + math.log1p(math.exp(-s_up)) if s_up > 0 else math.log1p(math.exp(s_up))
-        down = math.exp(min(float(logsumexp(v - L + np.log(e))), 700.0))   # sum w err: the lower side
+        down = math.exp(min(_lse_fast(v - L + np.log(e)), 700.0))   # sum w err: the lower side
     prop = max(up, down)
     logm = math.log(v.size)
     return prop + 3.0 * _U * logm + 4.0 * _U + float(_gamma(depth + 2)) + 2.0 * _U * abs(L)
 
 
+def _norms(X: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Euclidean norms of the rows."""
+    return np.sqrt(np.einsum("ij,ij->i", X, X))
+
+
 def _rows_error(X: NDArray[np.float64], r_Y: float, scale: float, rows: NDArray[np.float64],
-                counts: NDArray[np.float64], rho_s: float) -> NDArray[np.float64]:
+                counts: NDArray[np.float64], rho_s: float, xn: NDArray[np.float64] | None = None
+                ) -> NDArray[np.float64]:
     """Error bounds of the C++ rows L_i = log sum_j exp(-scale |x_i - y_j|^2) (m_i = counts[i] terms).
 
     Per pair, t_ij = -scale D_ij with D_ij = |x_i|^2 + |y_j|^2 - 2 x_i.y_j from a GEMM: the norms
@@ -100,7 +117,8 @@ def _rows_error(X: NDArray[np.float64], r_Y: float, scale: float, rows: NDArray[
     """
     d = X.shape[1]
     g = float(_gamma(d + 5))
-    xn = np.sqrt(np.einsum("ij,ij->i", X, X))
+    if xn is None:
+        xn = _norms(X)
     m = np.maximum(counts, 1.0)
     logm = np.log(m)
     fin = np.isfinite(rows)
@@ -222,15 +240,16 @@ def _off_rows(X: NDArray[np.float64], eps2: float) -> NDArray[np.float64]:
 
 
 def _log_off_from_rows(X: NDArray[np.float64], rows: NDArray[np.float64], eps2: float,
-                       rho_eps: float) -> tuple[float, float]:
+                       rho_eps: float, xn: NDArray[np.float64] | None = None) -> tuple[float, float]:
     """(ln off_n, bound on its rounding error) from the rows of :func:`_off_rows`."""
     n = X.shape[0]
     if n < 2:
         return -math.inf, 0.0
     lse = float(logsumexp(rows))
     value = math.log(2.0) + lse - math.log(n)
-    r_X = float(np.sqrt(np.max(np.einsum("ij,ij->i", X, X))))
-    errs = _rows_error(X, r_X, 0.25 / eps2, rows, (n - 1 - np.arange(n)).astype(np.float64), rho_eps + _U)
+    xn = _norms(X) if xn is None else xn
+    errs = _rows_error(X, float(np.max(xn)), 0.25 / eps2, rows, (n - 1 - np.arange(n)).astype(np.float64),
+                       rho_eps + _U, xn)
     err = _lse_error(rows, errs, _pairwise_depth(n)) + 2.0 * _U * (abs(lse) + math.log(2.0 * n) + abs(value))
     return value, err
 
@@ -243,15 +262,15 @@ def _log_off(X: NDArray[np.float64], eps2: float, rho_eps: float = 0.0) -> tuple
     return _log_off_from_rows(X, _off_rows(X, eps2), eps2, rho_eps)
 
 
-def _log_kde(S: NDArray[np.float64], X: NDArray[np.float64], eps2: float, rho_eps: float = 0.0
-             ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+def _log_kde(S: NDArray[np.float64], X: NDArray[np.float64], eps2: float, rho_eps: float = 0.0,
+             xn_X: NDArray[np.float64] | None = None) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """(ln rho_n(s), error bounds) at every row s of S for the KDE of the rows of X with width eps."""
     n, d = X.shape
     scale = 0.5 / eps2
     rows = _lse_gauss(S, X, scale)
     values = rows - 0.5 * d * (_LOG_2PI + math.log(eps2)) - math.log(n)
     norm = -0.5 * d * (_LOG_2PI + math.log(eps2)) - math.log(n)
-    r_X = float(np.sqrt(np.max(np.einsum("ij,ij->i", X, X))))
+    r_X = float(np.max(_norms(X) if xn_X is None else xn_X))
     errs = _rows_error(S, r_X, scale, rows, np.full(S.shape[0], float(n)), rho_eps + _U)
     errs = errs + 0.5 * d * (2.0 * _U * _LOG_2PI + rho_eps + 2.0 * _U * abs(math.log(eps2))) \
         + 2.0 * _U * (abs(norm) + math.log(n) + np.abs(values))
@@ -270,7 +289,8 @@ class _Gaussian:
         """log N(x_k; mu, Sigma + eps^2 I) per row (whitened; eps2 may be 0 only for full rank)."""
         return self.log_pdf_bounded(X, eps2, None)[0]
 
-    def log_pdf_bounded(self, X: NDArray[np.float64], eps2: float, rho_eps: float | None = 0.0
+    def log_pdf_bounded(self, X: NDArray[np.float64], eps2: float, rho_eps: float | None = 0.0,
+                        xn: NDArray[np.float64] | None = None
                         ) -> tuple[NDArray[np.float64], NDArray[np.float64] | None]:
         """(log N(x_k; mu, Sigma + eps^2 I), bounds on their rounding errors) per row of the
         (centred) X; ``rho_eps`` bounds the relative error of eps^2 (None: values only).
@@ -307,8 +327,9 @@ class _Gaussian:
         e = float(self.orth_err)
         if not e < 0.5:
             return values, np.full(values.shape, math.inf)
-        rn = np.sqrt(np.einsum("ij,ij->i", R, R))
-        xn = np.sqrt(np.einsum("ij,ij->i", X, X))
+        rn = np.sqrt(RR) if k < d else _norms(R)
+        if xn is None:
+            xn = _norms(X)
         dR = _U * (xn + float(np.linalg.norm(self.mean)) + rn) * (1.0 + 4.0 * _U)
         dP = (_gamma(d) * rn + dR) * math.sqrt(1.0 + e)
         tau = float(np.sum(1.0 / a)) if k else 0.0
@@ -331,9 +352,11 @@ class _Gaussian:
             errs = errs + 0.5 * self.cov_err * (tau_full + q / A_min) * (1.0 + 1e-6)
         return values, errs
 
-    def log_C(self, X: NDArray[np.float64], eps2: float, rho_eps: float = 0.0) -> tuple[float, float]:
-        """(log C_n, error bound), C_n = (1/n) sum_k N(x_k; mu, Sigma + eps^2 I) (log domain)."""
-        lp, errs = self.log_pdf_bounded(X, eps2, rho_eps)
+    def log_C(self, X: NDArray[np.float64], eps2: float, rho_eps: float = 0.0,
+              xn: NDArray[np.float64] | None = None) -> tuple[float, float]:
+        """(log C_n, error bound), C_n = (1/n) sum_k N(x_k; mu, Sigma + eps^2 I) (log domain);
+        ``xn``: the row norms of X when known."""
+        lp, errs = self.log_pdf_bounded(X, eps2, rho_eps, xn)
         assert errs is not None
         n = X.shape[0]
         lse = float(logsumexp(lp))
@@ -497,6 +520,7 @@ class ReferenceSample:
                              "maximum): rescale the data")
         self.points.setflags(write=False)
         self._off_rows: dict[float, NDArray[np.float64]] = {}
+        self._row_norms: NDArray[np.float64] | None = None
 
     @property
     def M(self) -> int:
@@ -520,6 +544,13 @@ class ReferenceSample:
             raise ValueError("reference has zero variance: pass sigma explicitly")
         return s
 
+    def _norms(self) -> NDArray[np.float64]:
+        """Row norms of the centred points (cached)."""
+        if self._row_norms is None:
+            self._row_norms = _norms(self.points)
+            self._row_norms.setflags(write=False)
+        return self._row_norms
+
     def log_off(self, eps2: float) -> float:
         """ln off_M for kernel width eps^2 (the pairwise sums cached per width)."""
         return self._log_off_bounded(eps2, 0.0)[0]
@@ -533,7 +564,7 @@ class ReferenceSample:
             rows = _off_rows(self.points, key)
             rows.setflags(write=False)
             self._off_rows[key] = rows
-        return _log_off_from_rows(self.points, self._off_rows[key], key, rho_eps)
+        return _log_off_from_rows(self.points, self._off_rows[key], key, rho_eps, self._norms())
 
     def __repr__(self) -> str:
         return f"ReferenceSample(M={self.M}, d={self.d}, cached bandwidths={len(self._off_rows)})"
@@ -852,7 +883,9 @@ def relative_distance(
             gauss = replace(gauss, mean=gauss.mean - c)
         if S is not None:
             S = np.ascontiguousarray(S - c)
-    norms = [_max_norm(P) for P in (X, Y, S) if P is not None]
+    norms = [_max_norm(P) for P in (X, S) if P is not None]
+    if ref is not None:
+        norms.append(float(np.max(ref._norms())))
     norms += [_max_norm(g.mean[None, :]) + math.sqrt(float(np.max(g.evals, initial=0.0)))
               for g in (gauss, law) if g is not None]
     _check_span(norms, min(eps2_T, eps2_O if M is not None else float(np.min(law.evals))))  # type: ignore[union-attr]
@@ -862,8 +895,8 @@ def relative_distance(
             vals, errs = law.log_pdf_bounded(P, 0.0, 0.0)
             assert errs is not None
             return vals, errs
-        assert Y is not None
-        return _log_kde(P, Y, eps2_O, rho_O)
+        assert Y is not None and ref is not None
+        return _log_kde(P, Y, eps2_O, rho_O, ref._norms())
 
     nan = math.nan
     common = dict(distance=distance, bandwidth=bandwidth, sigma=sigma_f, eps_T=math.sqrt(eps2_T),
@@ -917,7 +950,8 @@ def relative_distance(
             log_C_O, errC_O = gauss.log_overlap(law)  # ∫p_gen p; Sigma_gen + Sigma_p is positive definite
         else:
             assert Y is not None
-            log_C_O, errC_O = gauss.log_C(Y, eps2_O, rho_O)
+            assert ref is not None
+            log_C_O, errC_O = gauss.log_C(Y, eps2_O, rho_O, ref._norms())
         pos.append(log2 + log_C_O)
         neg.append(log2 + log_C_T)
         pos_err.append(errC_O + 2.0 * _U * abs(pos[-1]))
