@@ -21,6 +21,12 @@ and :func:`transition`, the scan of P(Delta > 0) over N with binomial and bootst
 
 All points are **rows** here: ``train`` is (N, d), ``reference`` (M, d), generated samples (n, d).
 
+Every result states how well floating point resolves Delta: ``log_resolution`` bounds its
+rounding error (derived term by term in :func:`relative_distance`), and ``sign`` is +1 or -1 only
+when |Delta| is above it, 0 (undetermined) otherwise; ``positive`` means a determined positive
+sign.  :func:`transition` counts the undetermined signs per N (``n_undetermined``) and leaves them
+out of P(Delta > 0).
+
 :func:`nearest_neighbour_ratio` is the common alternative test (distance to the nearest over
 distance to the second-nearest training point; memorized below 1/3), offered for comparison.
 
@@ -36,6 +42,11 @@ Examples
 (True, 'closed form')
 >>> bool(relative_distance(train, reference, train).positive)                # copies of the training set
 False
+>>> res.sign, bool(res.log_abs_delta > res.log_resolution)
+(1, True)
+>>> tie = relative_distance(train, -train, (np.zeros(d), 0.5 * np.eye(d)))   # mirror images: Delta = 0 exactly
+>>> tie.sign, tie.determined, tie.positive
+(0, False, False)
 """
 
 from ._criterion import (NearestNeighbour, ReferenceSample, RelativeDistance, kde_bandwidth,

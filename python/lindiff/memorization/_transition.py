@@ -18,6 +18,9 @@ from ._criterion import ReferenceSample, relative_distance
 __all__ = ["crossing", "plot_transition", "transition"]
 
 _REFERENCE = ("kde", "exact")
+_P_DEFINITION = ("P(Delta > 0) = (repeats with Delta > 0) / (repeats whose sign is determined); a sign is "
+                 "undetermined when |Delta| is not above relative_distance's rounding-error bound "
+                 "(n_undetermined per N, excluded; p_positive_min/max count them as negative/positive)")
 _TAG_FIT, _TAG_REF, _TAG_MC, _TAG_BOOT = 1, 2, 3, 4   # spawn_key tags of the seed streams
 
 
@@ -29,7 +32,8 @@ def _one_repeat(model_factory: Callable[[int], Any], N_values: Sequence[int], r:
                 settings: dict[str, Any]) -> dict[str, NDArray[np.float64]]:
     """Every N for repeat r: one reference set (its self-overlap cached), one training set per N."""
     nN = len(N_values)
-    out = {k: np.full(nN, np.nan) for k in ("positive", "log_abs_delta", "log_stderr", "kl_fwd", "kl_rev", "hellinger2")}
+    out = {k: np.full(nN, np.nan) for k in ("sign", "log_abs_delta", "log_resolution", "log_stderr", "kl_fwd",
+                                            "kl_rev", "hellinger2")}
     reference: Any = None
     for i, N in enumerate(N_values):
         model = model_factory(int(N))
@@ -44,8 +48,9 @@ def _one_repeat(model_factory: Callable[[int], Any], N_values: Sequence[int], r:
         res = relative_distance(fit.train, reference, fit.generated, bandwidth=settings["bandwidth"],
                                 distance=settings["distance"], sigma=model.sigma,
                                 n_samples=settings["n_samples"], seed=_child(seed, _TAG_MC, N, r))
-        out["positive"][i] = float(res.positive)
+        out["sign"][i] = float(res.sign)
         out["log_abs_delta"][i] = res.log_abs_delta
+        out["log_resolution"][i] = res.log_resolution
         out["log_stderr"][i] = res.log_stderr
         for k in ("kl_fwd", "kl_rev", "hellinger2"):
             out[k][i] = float(getattr(fit, k, math.nan))
@@ -84,13 +89,28 @@ def crossing(x: ArrayLike, p: ArrayLike, level: float) -> float:
     return float(math.exp((1.0 - w) * math.log(xa[j - 1]) + w * math.log(xa[j])))
 
 
-def _bootstrap_crossings(N: NDArray[np.float64], pos: NDArray[np.float64], levels: Sequence[float],
+def _p_over_determined(sign: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Fraction of the determined signs (+1 or -1) that are +1, along the last axis (NaN if none)."""
+    k_pos = np.sum(sign > 0, axis=-1)
+    n_det = np.sum(sign != 0, axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n_det > 0, k_pos / np.maximum(n_det, 1), np.nan)
+
+
+def _crossing_defined(N: NDArray[np.float64], p: NDArray[np.float64], level: float) -> float:
+    """:func:`crossing` over the N where p is defined (some sign determined there)."""
+    ok = np.isfinite(p)
+    return crossing(N[ok], p[ok], level) if np.any(ok) else math.nan
+
+
+def _bootstrap_crossings(N: NDArray[np.float64], sign: NDArray[np.float64], levels: Sequence[float],
                          n_boot: int, rng: np.random.Generator) -> NDArray[np.float64]:
-    """(n_boot, len(levels)) crossings of P(Delta > 0) with the repeats resampled within each N."""
-    nN, R = pos.shape
+    """(n_boot, len(levels)) crossings of P(Delta > 0) (over the determined signs) with the repeats
+    resampled within each N."""
+    nN, R = sign.shape
     idx = rng.integers(0, R, size=(n_boot, nN, R))
-    p = np.take_along_axis(np.broadcast_to(pos, (n_boot, nN, R)), idx, axis=2).mean(axis=2)
-    return np.array([[crossing(N, p[b], lv) for lv in levels] for b in range(n_boot)])
+    p = _p_over_determined(np.take_along_axis(np.broadcast_to(sign, (n_boot, nN, R)), idx, axis=2))
+    return np.array([[_crossing_defined(N, p[b], lv) for lv in levels] for b in range(n_boot)])
 
 
 def transition(
@@ -111,6 +131,10 @@ def transition(
     chunk: int | None = None,
 ) -> xr.Dataset:
     r"""P(Delta > 0) vs N: the relative-distance criterion over repeated training-set draws.
+
+    Each draw's sign comes from :func:`relative_distance` with its floating-point resolution: a
+    draw whose |Delta| is not above the rounding-error bound has an undetermined sign, is counted
+    in ``n_undetermined`` and left out of ``p_positive`` (see Returns).
 
     Parameters
     ----------
@@ -148,15 +172,24 @@ def transition(
     Returns
     -------
     xarray.Dataset
-        dims ``N`` and ``repeat``: ``positive`` (N, repeat), ``log_abs_delta``, ``log_stderr``,
-        ``kl_fwd``, ``kl_rev``, ``hellinger2`` (the individual distances to the data law per draw, NaN
-        for generators without them); per N: ``p_positive``, ``p_low``, ``p_high``, the medians
+        dims ``N`` and ``repeat``: ``sign`` (N, repeat; +1, -1, or 0 when |Delta| is not above the
+        rounding-error bound of :func:`relative_distance`, i.e. the sign is *undetermined*),
+        ``positive`` (``sign == +1``), ``determined`` (``sign != 0``), ``log_abs_delta``,
+        ``log_resolution`` (ln of the bound), ``log_stderr``, ``kl_fwd``, ``kl_rev``, ``hellinger2``
+        (the individual distances to the data law per draw, NaN for generators without them); per N:
+        ``n_determined``, ``n_undetermined``, ``p_positive`` = (repeats with Delta > 0) /
+        ``n_determined`` (the undetermined repeats are left out; NaN when none is determined),
+        ``p_low``, ``p_high`` (its Clopper-Pearson interval over the ``n_determined`` repeats),
+        ``p_positive_min`` / ``p_positive_max`` (over all repeats, the undetermined counted as
+        negative / as positive: the range any reading of them allows), the medians
         ``kl_fwd_median``, ``kl_rev_median`` and the mean ``hellinger2_mean``, and, for models with a
         ``theory()``, ``theory_<key>``.  Coordinate ``N_over_d``.  Attributes: ``n_half``,
         ``n_half_low``, ``n_half_high``, ``n_threshold``, ``n_threshold_low``, ``n_threshold_high``
-        (see :func:`crossing`: the N above which P stays at or above the level; NaN when that does not
-        happen inside the grid), ``bootstrap_missing_half`` /
-        ``_threshold`` (fraction of resamples without a crossing), and the settings.
+        (see :func:`crossing`, applied to ``p_positive`` over the N where it is defined: the N above
+        which P stays at or above the level; NaN when that does not happen inside the grid; the
+        bootstrap resamples the repeats, undetermined ones included, within each N),
+        ``bootstrap_missing_half`` / ``_threshold`` (fraction of resamples without a crossing),
+        ``n_undetermined_total``, ``p_positive_definition`` (the sentence above), and the settings.
 
     Examples
     --------
@@ -206,25 +239,36 @@ def transition(
     rows = [row for part in results for row in part]
     arr = {k: np.stack([row[k] for row in rows], axis=1) for k in rows[0]}   # (N, repeat)
 
-    pos = arr["positive"]
-    k_pos = pos.sum(axis=1)
+    sign = arr["sign"]
+    k_pos = np.sum(sign > 0, axis=1)
+    n_det = np.sum(sign != 0, axis=1)
+    n_und = R - n_det
+    p_pos = _p_over_determined(sign)
     alpha = 1.0 - float(confidence)
     with np.errstate(invalid="ignore"):
-        p_low = np.where(k_pos > 0, stats.beta.ppf(alpha / 2, k_pos, R - k_pos + 1), 0.0)
-        p_high = np.where(k_pos < R, stats.beta.ppf(1 - alpha / 2, k_pos + 1, R - k_pos), 1.0)
+        p_low = np.where(n_det == 0, np.nan, np.where(k_pos > 0, stats.beta.ppf(alpha / 2, k_pos, n_det - k_pos + 1), 0.0))
+        p_high = np.where(n_det == 0, np.nan,
+                          np.where(k_pos < n_det, stats.beta.ppf(1 - alpha / 2, k_pos + 1, n_det - k_pos), 1.0))
     levels = (0.5, float(threshold))
-    boot = _bootstrap_crossings(Nv.astype(np.float64), pos, levels, B, np.random.default_rng(_child(int(seed), _TAG_BOOT)))
+    boot = _bootstrap_crossings(Nv.astype(np.float64), sign, levels, B, np.random.default_rng(_child(int(seed), _TAG_BOOT)))
     ds = xr.Dataset(
         {
-            "positive": (("N", "repeat"), pos.astype(bool)),
+            "positive": (("N", "repeat"), sign > 0),
+            "sign": (("N", "repeat"), sign.astype(np.int8)),
+            "determined": (("N", "repeat"), sign != 0),
             "log_abs_delta": (("N", "repeat"), arr["log_abs_delta"]),
+            "log_resolution": (("N", "repeat"), arr["log_resolution"]),
             "log_stderr": (("N", "repeat"), arr["log_stderr"]),
             "kl_fwd": (("N", "repeat"), arr["kl_fwd"]),
             "kl_rev": (("N", "repeat"), arr["kl_rev"]),
             "hellinger2": (("N", "repeat"), arr["hellinger2"]),
-            "p_positive": ("N", k_pos / R),
+            "p_positive": ("N", p_pos),
             "p_low": ("N", p_low),
             "p_high": ("N", p_high),
+            "n_determined": ("N", n_det.astype(np.int64)),
+            "n_undetermined": ("N", n_und.astype(np.int64)),
+            "p_positive_min": ("N", k_pos / R),
+            "p_positive_max": ("N", (k_pos + n_und) / R),
             "kl_fwd_median": ("N", np.median(arr["kl_fwd"], axis=1)),
             "kl_rev_median": ("N", np.median(arr["kl_rev"], axis=1)),
             "hellinger2_mean": ("N", np.mean(arr["hellinger2"], axis=1)),
@@ -239,11 +283,13 @@ def transition(
     for j, (name, lv) in enumerate(zip(names, levels)):
         col = boot[:, j]
         finite = col[np.isfinite(col)]
-        ds.attrs[f"n_{name}"] = crossing(Nv, ds.p_positive.values, lv)
+        ds.attrs[f"n_{name}"] = _crossing_defined(Nv.astype(np.float64), p_pos, lv)
         lo, hi = (np.percentile(finite, [100 * alpha / 2, 100 * (1 - alpha / 2)]) if finite.size
                   else (math.nan, math.nan))
         ds.attrs[f"n_{name}_low"], ds.attrs[f"n_{name}_high"] = float(lo), float(hi)
         ds.attrs[f"bootstrap_missing_{name}"] = float(1.0 - finite.size / B)
+    ds.attrs["n_undetermined_total"] = int(n_und.sum())
+    ds.attrs["p_positive_definition"] = _P_DEFINITION
     ds.attrs.update(d=d, repeats=R, reference_size=M, seed=int(seed), bandwidth=str(bandwidth),
                     distance=distance, reference=reference, threshold=float(threshold),
                     confidence=float(confidence), n_bootstrap=B, model=repr(probe))
@@ -254,6 +300,11 @@ def transition(
 
 def plot_transition(ds: xr.Dataset, *, distance: str = "auto", ax: Any = None) -> Any:
     """P(Delta > 0) with its intervals and an individual distance vs N/d on one figure.
+
+    P(Delta > 0) is over the repeats whose sign is determined (see :func:`transition`).  Where some
+    signs are undetermined, a grey bar spans ``p_positive_min`` to ``p_positive_max`` (the
+    undetermined counted as negative / positive), the count is written next to the point, and the
+    legend and title say how many there are in all.
 
     Parameters
     ----------
@@ -276,8 +327,18 @@ def plot_transition(ds: xr.Dataset, *, distance: str = "auto", ax: Any = None) -
         _, ax = plt.subplots(figsize=(6.4, 4.2))
     x = ds.N_over_d.values
     p = ds.p_positive.values
+    und = ds["n_undetermined"].values if "n_undetermined" in ds else np.zeros(x.size, dtype=np.int64)
+    n_und = int(np.sum(und))
     ax.fill_between(x, ds.p_low.values, ds.p_high.values, color="C0", alpha=0.2, lw=0)
-    ax.plot(x, p, "o-", color="C0", label="P(Δ > 0)")
+    ax.plot(x, p, "o-", color="C0",
+            label="P(Δ > 0)" if n_und == 0 else f"P(Δ > 0), determined signs ({n_und} undetermined)")
+    if n_und:
+        some = und > 0
+        ax.vlines(x[some], ds.p_positive_min.values[some], ds.p_positive_max.values[some], color="0.4", lw=2,
+                  alpha=0.6, label="range with the undetermined")
+        for xi, yi, k in zip(x[some], np.nan_to_num(p[some], nan=0.5), und[some]):
+            ax.annotate(f"{int(k)}?", (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize="x-small",
+                        color="0.3")
     ax.set_xscale("log")
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("N / d")
@@ -310,5 +371,7 @@ def plot_transition(ds: xr.Dataset, *, distance: str = "auto", ax: Any = None) -
     lines2 = ax2.get_legend_handles_labels()
     ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], loc="center right", fontsize="small")
     ax.set_title(f"d = {d}: N_1/2 = {n_half:.3g} [{ds.attrs.get('n_half_low', math.nan):.3g}, "
-                 f"{ds.attrs.get('n_half_high', math.nan):.3g}]", fontsize="medium")
+                 f"{ds.attrs.get('n_half_high', math.nan):.3g}]"
+                 + (f"; {n_und} of {und.size * ds.sizes.get('repeat', 0)} signs undetermined" if n_und else
+                    "; every sign determined"), fontsize="medium")
     return ax, ax2
