@@ -98,3 +98,20 @@ def test_find_root_bad_input() -> None:
         lindiff.find_root(lambda x: x, (1.0, -1.0))
     with pytest.raises(ValueError, match="must return a real scalar"):
         lindiff.find_root(lambda x: "a", (-1.0, 1.0))
+
+
+# ------------------------------------------------------------------ overflow-safe convergence tests
+@pytest.mark.parametrize("x0", [1e155, 1e300, -1e300])
+def test_fixed_point_from_a_huge_start_is_not_converged_at_once(x0: float) -> None:
+    """||F|| and ||x|| overflowed to inf and inf <= inf read as converged after 0 iterations."""
+    r = lindiff.solve_fixed_point(lambda x: 0.5 * x + 1, x0, strict=True)
+    assert r.converged and r.iterations > 0
+    assert r.x == pytest.approx(2.0, rel=1e-10)
+
+
+def test_find_root_on_an_extreme_bracket() -> None:
+    r = lindiff.find_root(lambda x: x - 3.0, (-1e308, 1e308), strict=True)
+    assert r.converged and r.x == pytest.approx(3.0)
+    with np.errstate(over="ignore"), pytest.warns(lindiff.ConvergenceWarning, match="non-finite"):
+        bad = lindiff.find_root(lambda x: np.exp(x) - 2, (-1e308, 1e308))
+    assert not bad.converged

@@ -74,14 +74,17 @@ struct FpState {
         });
         return y;
     }
+    // Norms are overflow-safe (scaled: stableNorm), and a test that is not finite never passes
+    // (an overflowed ||F|| <= rtol ||x|| used to read inf <= inf as converged).
     [[nodiscard]] bool done(const Vec& x, const Vec& F) const {
-        return F.norm() <= opt.atol + opt.rtol * x.norm();
+        const double f = F.stableNorm(), bound = opt.atol + opt.rtol * x.stableNorm();
+        return std::isfinite(f) && std::isfinite(bound) && f <= bound;
     }
     void record(const Vec& x, const Vec& gx) {
         r.x = x;
         r.gx = gx;
-        r.residual = (gx - x).norm();
-        r.rel_residual = r.residual / std::max(x.norm(), std::numeric_limits<double>::min());
+        r.residual = (gx - x).stableNorm();
+        r.rel_residual = r.residual / std::max(x.stableNorm(), std::numeric_limits<double>::min());
         r.residual_history.push_back(r.residual);
     }
 };
@@ -147,12 +150,12 @@ inline FixedPointResult solve_fixed_point(const VectorMap& g, const Vec& x0,
             if (!dx.allFinite()) { r.message = "singular Jacobian"; return r; }
             // backtracking line search on ||F||
             double step = 1.0;
-            const double f0 = F.norm();
+            const double f0 = F.stableNorm();
             Vec gtrial;
             for (int ls = 0; ls < 30; ++ls) {
                 xn = x + step * dx;
                 gtrial = st.eval(xn);
-                if (detail::all_finite(gtrial) && (gtrial - xn).norm() <= (1 - 1e-4 * step) * f0) break;
+                if (detail::all_finite(gtrial) && (gtrial - xn).stableNorm() <= (1 - 1e-4 * step) * f0) break;
                 step *= 0.5;
             }
             r.damping_history.push_back(step);
@@ -188,7 +191,7 @@ inline FixedPointResult solve_fixed_point(const VectorMap& g, const Vec& x0,
             continue;
         }
         Vec Fn = gn - xn;
-        const double fn = Fn.norm(), fo = F.norm();
+        const double fn = Fn.stableNorm(), fo = F.stableNorm();
         if (opt.method == FixedPointMethod::anderson) {
             dF.push_back(Fn - F);
             dG.push_back(gn - gx);

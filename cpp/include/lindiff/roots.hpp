@@ -68,6 +68,8 @@ namespace detail {
 LINDIFF_HD_ANY_TYPE
 template <class T>
 LINDIFF_HD inline double residual_of(const Eval<T>& e) noexcept {
+    // an overflowed scale certifies nothing (|f| / inf = 0 would read as converged)
+    if (!(e.scale < std::numeric_limits<double>::infinity())) return std::numeric_limits<double>::infinity();
     return e.scale > 0 ? std::abs(e.f) / e.scale : std::abs(e.f);
 }
 }  // namespace detail
@@ -97,7 +99,7 @@ LINDIFF_HD RootResult<double> newton_bracketed(F&& fdf, double lo, double hi, do
     }
     auto bisect = [&]() {
         if (lo > 0 && hi > 4 * lo) return std::sqrt(lo) * std::sqrt(hi);
-        return lo + 0.5 * (hi - lo);
+        return 0.5 * lo + 0.5 * hi;  // hi - lo may overflow (lo = -1e308, hi = 1e308)
     };
     double x = (std::isfinite(x0) && x0 > lo && x0 < hi) ? x0 : bisect();
     // Brent-style safeguard: a Newton step must at least halve every two iterations.
