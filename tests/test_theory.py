@@ -266,3 +266,20 @@ def test_user_spectrum_from_data() -> None:
     np.testing.assert_allclose(gf.test, st.test, rtol=1e-8)
     assert bool(st.kappa_converged.all())
     assert np.isfinite(float(kl(spec, 240.0).kl_fwd)) and float(kl(spec, 30.0).kl_fwd) == np.inf
+
+
+def test_optimal_stopping_coarse_grids_and_bad_grid_points() -> None:
+    """A coarse scan whose first point is lowest still finds the interior minimum (grid_points=1
+    used to return inf where the default grid finds a finite eta*tau*)."""
+    from lindiff.theory import optimal_stopping
+
+    sp = lindiff.Spectrum.powerlaw(100, 1.0)
+    ref = float(optimal_stopping(sp, 60).eta_tau)
+    assert np.isfinite(ref)
+    for g in (3, 5):
+        assert float(optimal_stopping(sp, 60, grid_points=g).eta_tau) == pytest.approx(ref, rel=1e-5)
+    for bad in (1, 2, 2.5, "x"):
+        with pytest.raises(ValueError, match="grid_points"):
+            optimal_stopping(sp, 60, grid_points=bad)
+    with pytest.raises(ValueError, match="below eta_tau_range"):
+        optimal_stopping(sp, 60, eta_tau_range=(10.0, 1e7))

@@ -10,6 +10,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from .. import __version__, _core
 from .._results import report_convergence
+from .._validation import positive_int
 from ..schedule import Schedule
 from ..spectrum import Spectrum
 from ._grid import Axis, assemble, axis, check_schedule, check_spectrum, time_axis
@@ -215,7 +216,8 @@ def optimal_stopping(
     lo, hi = (float(v) for v in eta_tau_range)
     if not (0 < lo < hi < math.inf):
         raise ValueError(f"eta_tau_range must satisfy 0 < lo < hi < inf (got {eta_tau_range!r})")
-    grid = np.geomspace(lo, hi, int(grid_points))
+    n_grid = positive_int("grid_points", grid_points, minimum=3)  # a bracket needs three points
+    grid = np.geomspace(lo, hi, n_grid)
     shape = (len(Nax), len(cax))
     et_star, test_min, train_min, test_inf = (np.empty(shape) for _ in range(4))
     for i, n in enumerate(Nax.values):
@@ -231,10 +233,14 @@ def optimal_stopping(
             k = int(np.argmin(curve[:-1]))
             if curve[-1] <= curve[k] or k == grid.size - 1:
                 et_star[i, j], test_min[i, j] = math.inf, curve[-1]
-            elif k == 0:
-                raise ValueError(f"the minimum lies below eta_tau_range[0] = {lo:g}; widen eta_tau_range")
             else:
-                x, fx = _minimise_log(loss, grid[k - 1], grid[k + 1], tol=rtol)
+                # bracket [grid[k-1], grid[k+1]]; at k = 0 search [grid[0], grid[1]] (a coarse grid
+                # may put the first point lowest) and call the minimum below the range only if it
+                # sits at grid[0]
+                a, b = grid[max(k - 1, 0)], grid[k + 1]
+                x, fx = _minimise_log(loss, a, b, tol=rtol)
+                if k == 0 and math.log(x / a) <= 4 * rtol:
+                    raise ValueError(f"the minimum lies below eta_tau_range[0] = {lo:g}; widen eta_tau_range")
                 et_star[i, j], test_min[i, j] = x, fx
             _, tr, _ = _losses_on(mu, schedule, float(cc), np.array([et_star[i, j]]), 0.0, tidx)
             train_min[i, j] = float(tr.mean())

