@@ -275,10 +275,14 @@ def test_sample_bad_input():
         res.population(3)
 
 
-def test_gd_theory_reports_when_the_contour_method_fails():
-    # explicit GD's (1 - 2 eta m)^n explodes off the real axis: the DE quadrature must say so
+def test_gd_theory_contour_failure_is_reported_and_the_real_rule_is_exact():
+    # explicit GD's (1 - 2 eta m)^n explodes off the real axis: the contour quadrature must say so
+    # (quadrature="contour" asked explicitly); the default real-axis rule is exact at any n
     spec = lindiff.Spectrum.powerlaw(200, 1.0)
-    with pytest.warns(lindiff.ConvergenceWarning, match="gd_eta"):
-        lindiff.theory.gradflow_losses(spec, 400, [120 * 0.0134], t=[10], gd_eta=0.0134)
+    with pytest.warns(lindiff.ConvergenceWarning, match="quadrature='real'"):
+        lindiff.theory.gradflow_losses(spec, 400, [120 * 0.0134], t=[10], gd_eta=0.0134, quadrature="contour")
     with pytest.raises(lindiff.ConvergenceError):
-        lindiff.theory.gradflow_losses(spec, 400, [120 * 0.0134], t=[10], gd_eta=0.0134, strict=True)
+        lindiff.theory.gradflow_losses(spec, 400, [120 * 0.0134], t=[10], gd_eta=0.0134, strict=True,
+                                       quadrature="contour")
+    ds = lindiff.theory.gradflow_losses(spec, 400, [120 * 0.0134], t=[10], gd_eta=0.0134, strict=True)
+    assert ds.attrs["quadrature"] == "real" and bool(np.isfinite(ds.test).all())

@@ -163,10 +163,12 @@ class SampleResult:
         The same between N(0, covariance) and N(0, sigma_gen): a sampling-error check.
     kl_fwd_exact, kl_rev_exact : float or None
         The exact KL between N(0, sigma_gen) and N(0, Sigma) (no sampling error).
-    chi2, chi2_dof, chi2_pvalue : float
+    chi2, chi2_dof, chi2_pvalue, chi2_note : float, int, float, str or None
         Likelihood-ratio test of ``covariance`` against ``sigma_gen``: ``n sum(mu - 1 - log mu)``
         with Bartlett's factor ``1 - (2d^2 + 3d - 1)/(6 n (d + 1))``, chi-square with d(d+1)/2
-        degrees of freedom (NaN when sigma_gen is singular).
+        degrees of freedom. NaN, with the reason in :attr:`chi2_note`, when the test is
+        undefined: n_samples <= d (the sample covariance is singular: draw more than d samples)
+        or sigma_gen singular (e.g. c = 0, N < d: the samples lie in span(X)).
     nearest_index, nearest_distance, nearest_ratio : ndarray (n_samples,) or None
         For each sample, the nearest training point, the Euclidean distance to it, and the
         distance to the nearest over the distance to the second nearest (the common
@@ -190,6 +192,7 @@ class SampleResult:
     nearest_distance: NDArray[np.float64] | None
     nearest_ratio: NDArray[np.float64] | None
     sampler: str
+    chi2_note: str | None = None
 
     def _cells(self) -> list[tuple[str, str, bool | None]]:
         def f(x: float | None) -> str:
@@ -199,7 +202,7 @@ class SampleResult:
             ("d x n", f"{self.samples.shape[0]} x {self.samples.shape[1]}", None), ("sampler", self.sampler, None),
             ("KL fwd (empirical)", f(self.kl_fwd), None), ("KL rev (empirical)", f(self.kl_rev), None),
             ("KL fwd (exact)", f(self.kl_fwd_exact), None), ("KL rev (exact)", f(self.kl_rev_exact), None),
-            ("chi2 / dof", f"{self.chi2:.4g} / {self.chi2_dof}", None),
+            ("chi2 / dof", f"{self.chi2:.4g} / {self.chi2_dof}" if self.chi2_note is None else self.chi2_note, None),
             ("p-value", f"{self.chi2_pvalue:.3g}", None if np.isnan(self.chi2_pvalue) else self.chi2_pvalue > 1e-3),
         ]
         if self.nearest_ratio is not None:
@@ -294,6 +297,11 @@ def sample(
     kg = gaussian_kl(cov, G)
     mu_ok = np.isfinite(kg[0])
     dof = d * (d + 1) // 2
+    chi2_note = None
+    if n <= d:
+        mu_ok, chi2_note = False, f"undefined: n_samples = {n} <= d = {d} (singular sample covariance)"
+    elif not np.isfinite(gaussian_kl(G, np.eye(d))[0]):
+        mu_ok, chi2_note = False, "undefined: sigma_gen is singular"
     if mu_ok:
         bartlett = 1.0 - (2 * d * d + 3 * d - 1) / (6.0 * n * (d + 1))
         stat = 2.0 * n * d * kg[0] * bartlett
@@ -307,6 +315,6 @@ def sample(
     # one implementation of the nearest-neighbour test (points as rows there, as columns here)
     near = _nearest_rows(X.T, U.T) if X is not None else (None, None, None)
     return SampleResult(samples=U, covariance=cov, sigma_gen=G, kl_fwd=kd[0], kl_rev=kd[1], kl_fwd_gen=kg[0],
-                        kl_rev_gen=kg[1], kl_fwd_exact=ke[0], kl_rev_exact=ke[1], chi2=float(stat), chi2_dof=dof,
+                        kl_rev_gen=kg[1], kl_fwd_exact=ke[0], kl_rev_exact=ke[1], chi2=float(stat), chi2_dof=dof, chi2_note=chi2_note,
                         chi2_pvalue=pval, nearest_index=near[0], nearest_distance=near[1], nearest_ratio=near[2],
                         sampler=sampler)
