@@ -8,6 +8,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .errors import ConvergenceError
+
 
 def _spectrum_from_args(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from .spectrum import Spectrum
@@ -282,8 +284,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         return int(args.func(args))
+    except ConvergenceError as e:  # --strict: the solver said so; not a traceback
+        print(f"lindiff: not converged: {e}", file=sys.stderr)
+        return 1
     except (ValueError, ImportError) as e:   # bad input, or an optional dependency missing (matplotlib, dask)
         print(f"lindiff: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a missing file, a directory where a file was expected, no permission
+        where = f": {e.filename}" if getattr(e, "filename", None) else ""
+        print(f"lindiff: error: {e.strerror or e}{where}", file=sys.stderr)
         return 2
 
 
