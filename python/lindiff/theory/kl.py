@@ -9,11 +9,12 @@ import xarray as xr
 from numpy.typing import ArrayLike, NDArray
 
 from .. import __version__
+from .._results import report_convergence
+from ..kappa import kappa as _kappa
 from ..schedule import Schedule
 from ..spectrum import Spectrum
 from ._grid import Axis, assemble, axis, check_schedule, check_spectrum
-from .laws import kl_marchenko_pastur, kl_wishart
-from .measure import de_measure
+from .measure import DeMeasure, de_measure
 from .sampler import sampler_gamma, training_time
 
 __all__ = ["kl", "kl_population"]
@@ -21,6 +22,71 @@ __all__ = ["kl", "kl_population"]
 
 def _mean_log_lambda(spectrum: Spectrum) -> float:
     return float(np.sum(spectrum.weights * np.log(spectrum.eigenvalues)) / spectrum.d)
+
+
+#: Largest relative error accepted of the correction's sum rules (quadrature of the 1/N terms).
+_FINITE_D_TOL = 1e-7
+
+
+def _first_order_weights(spectrum: Spectrum, N: float, mu: DeMeasure) -> tuple[dict[str, NDArray[np.complex128]], float]:
+    """Weights of the 1/N corrections of the three DE measures on ``mu``'s contour nodes.
+
+    Real Gaussian data (derivation ``lindiff.derivations.kl``, steps ``finite_d_*``): with
+    ``R = (C + z)^-1``, ``E R = R_DE + Delta + O(N^-2)``, diagonal in Sigma's eigenbasis,
+
+        Delta_nu = lambda_nu/(lambda_nu + kappa)^2 [delta + kappa/(z N)]
+                   - kappa^2 lambda_nu / (z N (lambda_nu + kappa)^3 (1 - df2/N)),
+        delta    = kappa/(z N^2) [df2/(1 - df2/N) - kappa t3/(1 - df2/N)^2],
+
+    ``t3 = sum lambda^2/(lambda + kappa)^3``; the transforms of the corrections are
+    ``(1/d) Tr A Delta`` for A = I, Sigma, Sigma^-1. A transform m(z) enters the rule as
+    ``weight = fac * m(z)``; ``fac`` is recovered from ``w_rho / G_rho`` and checked against the
+    other two measures (same kappa branch as ``de_measure``). Returns the weights and the
+    largest relative error of the exact sum rules of the corrections (masses and first moments
+    0, second moments ``Tr(A Sigma^2)/(d N)``).
+    """
+    z = -mu.nodes
+    kres = _kappa(z, spectrum, N)
+    if not np.all(kres.converged):
+        raise RuntimeError("finite_d: kappa did not converge on the contour of de_measure")
+    K = np.asarray(kres.value, dtype=np.complex128)
+    lam, w, d = spectrum.eigenvalues, spectrum.weights, float(spectrum.d)
+    cols = np.stack([w, w * lam, w * lam**2, w / lam], axis=1)      # sum w lambda^p f, p = 0, 1, 2, -1
+    M = z.size
+    P1, P2, P3 = (np.empty((M, 4), dtype=np.complex128) for _ in range(3))
+    step = max(1, int(2_000_000 // max(lam.size, 1)))
+    for a in range(0, M, step):
+        X = 1.0 / (lam[None, :] + K[a:a + step, None])
+        P1[a:a + step] = X @ cols
+        X2 = X * X
+        P2[a:a + step] = X2 @ cols
+        P3[a:a + step] = (X2 * X) @ cols
+    f = K / (z * d)
+    G = {"rho": f * P1[:, 0], "sigma": f * P1[:, 1], "sinv": f * P1[:, 3]}
+    fac = mu.weights["rho"] / G["rho"]
+    for m in ("sigma", "sinv"):
+        ref = mu.weights[m]
+        if np.max(np.abs(fac * G[m] - ref)) > 1e-8 * np.max(np.abs(ref)):
+            raise RuntimeError("finite_d: kappa on the contour does not match de_measure's branch")
+    df2, t3 = P2[:, 2], P3[:, 2]
+    den = 1.0 - df2 / N
+    delta = K / (z * N**2) * (df2 / den - K * t3 / den**2)
+    A = delta + K / (z * N)
+    B = K**2 / (z * N * den)
+    dm = {"rho": (A * P2[:, 1] - B * P3[:, 1]) / d,
+          "sigma": (A * P2[:, 2] - B * P3[:, 2]) / d,
+          "sinv": (A * P2[:, 0] - B * P3[:, 0]) / d}
+    dw = {m: fac * dm[m] for m in dm}
+    # exact sum rules of the corrections: E C = Sigma, E C^2 = (1 + 1/N) Sigma^2 + Sigma Tr Sigma / N
+    m2 = {"rho": np.sum(w * lam**2), "sigma": np.sum(w * lam**3), "sinv": np.sum(w * lam)}
+    s = mu.nodes
+    err = 0.0
+    for m, wt in dw.items():
+        for k, want in ((0, 0.0), (1, 0.0), (2, m2[m] / (d * N))):
+            got = np.sum(wt * s**k)
+            scale = max(np.sum(np.abs(wt * s**k)), abs(want), 1e-300)
+            err = max(err, abs(got - want) / scale)
+    return dw, float(err)
 
 
 def kl(
@@ -49,9 +115,21 @@ def kl(
     Parameters
     ----------
     finite_d : bool
-        Add the finite-d Wishart correction to ``kl_fwd`` (exact digamma law minus its
-        Marchenko-Pastur limit at the same d and N; needs N > d + 1): without it the DE sits
-        about 1/(4N) below simulations at d = 100–400.
+        Add the first-order finite-size correction to both directions (needs N > d + 1). The DE
+        is the limit d, N -> inf at fixed d/N; for real Gaussian data E KL - DE is O(1/d) per
+        dimension (for the N(0, C) sampler -log(1 - d/N)/(4d) forward, about 1/(4N) at small d/N),
+        which a few hundred draws resolve: 6 to 19 standard errors of the ensembles below. The
+        correction is the exact 1/N term of E (C + z)^-1 from Gaussian integration by parts
+        (derived and checked in ``lindiff.derivations``, module ``kl``, steps ``finite_d_*``),
+        integrated against this gamma on the DE contour, so it holds for any gamma (sampler, c,
+        eta_tau or a user ``gamma``). What is left is O(1/d^2); for the N(0, C) sampler (exact law
+        :func:`lindiff.theory.kl_wishart`) it is -0.06/d^2 (fwd) and +6.3/d^2 (rev) at N = 1.5 d,
+        -0.02/d^2 and +1.0/d^2 at N = 2 d, and grows like N/(N - d)^3 in the reverse direction
+        as N approaches d. Against :func:`lindiff.simulate.ensemble` at d in {50, 100, 200}
+        (1000, 400, 200 draws), N/d in {1.5, 2, 4, 8}, power laws k in {0, 1, 2}, for the ``ddpm``
+        sampler and gamma(s) = s, every cell is within 2.2 standard errors (the plain DE: 6.1 or
+        more). The dataset gets ``finite_d_residual``, the largest relative error of the
+        correction's exact sum rules on the contour (a warning above 1e-7).
     gamma : callable, optional
         Replace the sampler by any variance map gamma(s) (vectorised, analytic near the
         support), e.g. ``lambda s: s`` for a sampler that reproduces N(0, C) exactly.
@@ -59,7 +137,8 @@ def kl(
     Returns
     -------
     xarray.Dataset
-        ``kl_fwd``, ``kl_rev`` with dims ``(N, c, eta_tau)`` as given, ``imag_residual``.
+        ``kl_fwd``, ``kl_rev`` with dims ``(N, c, eta_tau)`` as given, ``imag_residual``
+        (and ``finite_d_residual`` with ``finite_d``).
 
     Examples
     --------
@@ -69,6 +148,14 @@ def kl(
     >>> fwd, rev = kl_marchenko_pastur(0.5)
     >>> bool(abs(ds.kl_fwd - fwd) < 1e-9 and abs(ds.kl_rev - rev) < 1e-9)
     True
+
+    With ``finite_d`` the N(0, C) sampler gets the first order of the exact (Wishart) law:
+
+    >>> from lindiff.theory import kl_wishart
+    >>> fd = kl(lindiff.Spectrum.powerlaw(100, 1.0), N=200, gamma=lambda s: s, finite_d=True)
+    >>> exact = kl_wishart(100, 200)
+    >>> [round(float(v), 5) for v in (fd.kl_fwd, fd.kl_rev)], [round(v, 5) for v in exact]
+    ([0.15516, 0.35484], [0.15516, 0.35494])
     """
     spectrum = check_spectrum(spectrum)
     schedule = check_schedule(schedule)
@@ -80,9 +167,15 @@ def kl(
     mll = _mean_log_lambda(spectrum)
     shape = (len(Nax), len(cax), len(eax))
     fwd, rev, imag = np.empty(shape), np.empty(shape), np.zeros(len(Nax))
+    fd_err = np.zeros(len(Nax))
+    if finite_d and not np.all(Nax.values > d + 1):
+        bad = float(Nax.values[~(Nax.values > d + 1)][0])
+        raise ValueError(f"finite_d=True needs N > d + 1 (got N = {bad:g}, d = {d:g})")
     for i, n in enumerate(Nax.values):
         mu = de_measure(spectrum, n, tol=tol, strict=strict)
         w_rho, w_sig, w_inv = mu.weights["rho"], mu.weights["sigma"], mu.weights["sinv"]
+        if finite_d:
+            dw, fd_err[i] = _first_order_weights(spectrum, n, mu)
         a_rho, a_sig, a_inv = mu.atoms["rho"], mu.atoms["sigma"], mu.atoms["sinv"]
         for j, cc in enumerate(cax.values):
             if gamma is None:
@@ -107,16 +200,23 @@ def kl(
                 f = np.where(null, np.inf, f)
                 r = np.where(null, np.inf, r)
             if finite_d:
-                if not n > d + 1:
-                    raise ValueError(f"finite_d=True needs N > d + 1 (got N = {n:g}, d = {d:g})")
-                f = f + (kl_wishart(d, n)[0] - kl_marchenko_pastur(d / n)[0])
+                lin_g, lin_inv, lin_log = g @ dw["sinv"], (1.0 / g) @ dw["sigma"], logg @ dw["rho"]
+                imag[i] = max(imag[i], float(np.max(np.abs(np.r_[lin_g.imag, lin_inv.imag, lin_log.imag]))))
+                f = f + 0.5 * (lin_g.real - lin_log.real)
+                r = r + 0.5 * (lin_inv.real + lin_log.real)
             fwd[i, j], rev[i, j] = f, r
+    if finite_d:
+        report_convergence(bool(np.all(fd_err <= _FINITE_D_TOL)),
+                           f"kl(finite_d=True): sum rules of the 1/N correction hold only to {fd_err.max():.2g} "
+                           f"(> {_FINITE_D_TOL:g})", None, strict)
     dims = ("N", "c", "eta_tau")
     variables = {
         "kl_fwd": (dims, fwd, "KL(gen || data) per dimension"),
         "kl_rev": (dims, rev, "KL(data || gen) per dimension"),
         "imag_residual": (("N",), imag, "largest |Im| of the contour integrals"),
     }
+    if finite_d:
+        variables["finite_d_residual"] = (("N",), fd_err, "largest relative error of the sum rules of the 1/N correction")
     attrs = {"quantity": "deterministic-equivalent KL", "sampler": sampler if gamma is None else "user gamma",
              "finite_d": int(finite_d), "spectrum": spectrum.name or "spectrum", "d": d,
              "schedule": schedule.name, "lindiff_version": __version__}
