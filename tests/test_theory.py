@@ -283,3 +283,22 @@ def test_optimal_stopping_coarse_grids_and_bad_grid_points() -> None:
             optimal_stopping(sp, 60, grid_points=bad)
     with pytest.raises(ValueError, match="below eta_tau_range"):
         optimal_stopping(sp, 60, eta_tau_range=(10.0, 1e7))
+
+
+def test_kl_with_vanishing_or_underflowing_gamma_is_inf_never_nan() -> None:
+    """gamma = 0 (Sigma_gen singular) gives +inf both ways; a gamma so small that 1/gamma
+    overflows (deterministic sampler, abar_T underflows) gives a finite forward KL and +inf
+    reverse, the same in kl and kl_population; a non-finite gamma is a ValueError."""
+    from lindiff.theory import kl, kl_population
+
+    sp = lindiff.Spectrum.powerlaw(100, 1.0)
+    zero = kl(sp, [200, 400], c=[0.0, 1e-4], gamma=lambda s: 0 * s)
+    assert np.all(np.isinf(zero.kl_fwd)) and np.all(np.isinf(zero.kl_rev))
+    sch = lindiff.Schedule.linear(T=5000, beta_max=0.5)
+    assert np.prod(1 - sch.beta) == 0.0
+    a = kl(sp, 200, schedule=sch, sampler="deterministic")
+    b = kl_population(sp, schedule=sch, sampler="deterministic")
+    assert np.isfinite(a.kl_fwd) and np.isinf(a.kl_rev) and np.isinf(b.kl_rev)
+    assert float(b.kl_fwd) == pytest.approx(float(a.kl_fwd), rel=1e-3)
+    with pytest.raises(ValueError, match="gamma must be finite"):
+        kl(sp, 200, gamma=lambda s: s * np.nan)

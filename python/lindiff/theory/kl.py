@@ -184,10 +184,15 @@ def kl(
             else:
                 g = np.broadcast_to(np.asarray(gamma(mu.nodes), dtype=np.complex128), (et.size, mu.nodes.size))
                 g0 = np.full(et.size, complex(np.asarray(gamma(np.zeros(1, dtype=np.complex128)))[0]).real)
+            singular = _singular_gamma(g, et.size)
+            g = np.where(singular[:, None], 1.0, g)   # rows with gamma = 0: KL = +inf (set below)
             logg = np.log(g)
             int_g = g @ w_inv
             int_log = logg @ w_rho
-            int_inv = (1.0 / g) @ w_sig
+            with np.errstate(over="ignore", invalid="ignore"):  # 1/gamma beyond the float range
+                int_inv = (1.0 / g) @ w_sig
+            rev_overflow = ~np.isfinite(int_inv)                # ... makes kl_rev +inf (never NaN)
+            int_inv = np.where(rev_overflow, 0.0, int_inv)
             imag[i] = max(imag[i], float(np.max(np.abs(np.r_[int_g.imag, int_log.imag, int_inv.imag]))))
             # atoms at s = 0 (N < d): gamma(0) = 0 makes both directions infinite
             null = g0 <= 0
@@ -204,7 +209,7 @@ def kl(
                 imag[i] = max(imag[i], float(np.max(np.abs(np.r_[lin_g.imag, lin_inv.imag, lin_log.imag]))))
                 f = f + 0.5 * (lin_g.real - lin_log.real)
                 r = r + 0.5 * (lin_inv.real + lin_log.real)
-            fwd[i, j], rev[i, j] = f, r
+            fwd[i, j], rev[i, j] = np.where(singular, np.inf, f), np.where(singular | rev_overflow, np.inf, r)
     if finite_d:
         report_convergence(bool(np.all(fd_err <= _FINITE_D_TOL)),
                            f"kl(finite_d=True): sum rules of the 1/N correction hold only to {fd_err.max():.2g} "
@@ -221,6 +226,17 @@ def kl(
              "finite_d": int(finite_d), "spectrum": spectrum.name or "spectrum", "d": d,
              "schedule": schedule.name, "lindiff_version": __version__}
     return assemble(variables, [Nax, cax, eax], attrs)
+
+
+def _singular_gamma(g: NDArray[np.generic], rows: int) -> NDArray[np.bool_]:
+    """Rows where gamma vanishes at the nodes: Sigma_gen is singular there (e.g. a deterministic
+    sampler whose abar_T underflows, or a user gamma = 0) and both KLs are +inf. Non-finite
+    gamma values are a ValueError (they used to give a silent NaN)."""
+    g = np.asarray(g).reshape(rows, -1)
+    if not np.all(np.isfinite(g)):
+        raise ValueError("gamma must be finite at the quadrature nodes (the sampler's variance map gave "
+                         "inf or NaN: check the schedule, c and eta_tau, or the user gamma)")
+    return np.any(g == 0, axis=1)
 
 
 def kl_population(
@@ -247,9 +263,14 @@ def kl_population(
     lam, w, d = spectrum.eigenvalues, spectrum.weights, float(spectrum.d)
     fwd, rev = np.empty(len(cax)), np.empty(len(cax))
     for j, cc in enumerate(cax.values):
-        r = sampler_gamma(lam, schedule, float(cc), np.inf, sampler) / lam
-        fwd[j] = 0.5 * float(np.sum(w * (r - 1 - np.log(r)))) / d
-        rev[j] = 0.5 * float(np.sum(w * (1 / r - 1 + np.log(r)))) / d
+        g = np.asarray(sampler_gamma(lam, schedule, float(cc), np.inf, sampler), dtype=np.float64).ravel()
+        if _singular_gamma(g, 1)[0]:  # Sigma_gen singular: both KLs are +inf
+            fwd[j] = rev[j] = np.inf
+            continue
+        log_r = np.log(g) - np.log(lam)   # r = gamma/lambda may underflow (tiny gamma): keep its log
+        with np.errstate(over="ignore"):  # 1/r beyond the float range: rev = +inf, the honest value
+            fwd[j] = 0.5 * float(np.sum(w * (np.exp(log_r) - 1 - log_r))) / d
+            rev[j] = 0.5 * float(np.sum(w * (np.exp(-log_r) - 1 + log_r))) / d
     variables = {"kl_fwd": (("c",), fwd, "KL(gen || data) per dimension, N = inf"),
                  "kl_rev": (("c",), rev, "KL(data || gen) per dimension, N = inf")}
     attrs = {"quantity": "population KL (N = inf)", "sampler": sampler, "spectrum": spectrum.name or "spectrum",
