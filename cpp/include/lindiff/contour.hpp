@@ -141,7 +141,11 @@ inline double measure_error(const SpectrumView& s, double N, const DeMeasure& mu
             tinv[k] += mu.w_sinv[j] * r;
         }
     }
-    auto rel = [](cplx got, double want) { return std::abs(got - want) / std::max(std::abs(want), 1e-300); };
+    // a NaN or inf anywhere makes the error inf (std::max would drop a NaN)
+    auto rel = [](cplx got, double want) {
+        const double r = std::abs(got - want) / std::max(std::abs(want), 1e-300);
+        return std::isfinite(r) ? r : INFINITY;
+    };
     double err = 0;
     err = std::max(err, rel(m_rho + mu.atom_rho, mu.mass_rho));
     err = std::max(err, rel(m_sig + mu.atom_sigma, mu.mass_sigma));

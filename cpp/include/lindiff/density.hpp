@@ -125,13 +125,35 @@ inline double solve_y2(const DistinctSpectrum& ds, double N, double x) {
     return Y;
 }
 
+/// Outside the support (df2(x) <= N, kappa = x real): s = -x (1 - df1(x)/N), no density, a real
+/// Stieltjes transform; every sum in the bounded form lambda/(lambda + x), so no |x| overflows.
+inline RealAxisPoint real_kappa_point(const DistinctSpectrum& ds, double N, double x, double df2x) {
+    RealAxisPoint p;
+    p.x = x;
+    double df1 = 0;
+    for (std::size_t i = 0; i < ds.size(); ++i) df1 += ds.w[i] * (ds.lam[i] / (ds.lam[i] + x));
+    p.s = -x * (1.0 - df1 / N);
+    p.ds_dx = -(1.0 - df2x / N);
+    if (p.s != 0.0) {
+        p.stieltjes = cplx(-(ds.d - df1) / (p.s * ds.d), 0.0);
+    } else if (N > ds.d * (1 + 1e-12)) {  // s = 0 outside the support: (1/d) Tr C^-1 = S1(0) / (d (1 - d/N))
+        p.stieltjes = cplx(ds.sum_inv / (ds.d * (1.0 - ds.d / N)), 0.0);
+    } else {  // N < d: the atom at 0 (limit s -> 0+); N = d: the s^-1/2 hard edge, where rho -> inf too
+        p.stieltjes = cplx(N < ds.d ? -INFINITY : INFINITY, 0.0);
+        if (N >= ds.d) p.rho = p.rho_sigma = p.rho_sinv = INFINITY;
+    }
+    return p;
+}
+
 }  // namespace detail
 
 /// s(x), ds/dx, the densities and the Stieltjes transform at real x (kappa = x + i y).
 inline RealAxisPoint real_axis_point(const DistinctSpectrum& ds, double N, double x) {
     RealAxisPoint p;
     p.x = x;
-    const double Y = ds.df2(x) > N ? detail::solve_y2(ds, N, x) : 0.0;
+    const double df2x = ds.df2(x);
+    if (!(df2x > N)) return detail::real_kappa_point(ds, N, x, df2x);
+    const double Y = detail::solve_y2(ds, N, x);
     double s_num = 0, s_lam = 0, s_lam2 = 0, s_inv = 0, p2 = 0, q = 0, re_df1 = 0;
     for (std::size_t i = 0; i < ds.size(); ++i) {
         const double l = ds.lam[i], wi = ds.w[i], a = l + x;
@@ -146,15 +168,11 @@ inline RealAxisPoint real_axis_point(const DistinctSpectrum& ds, double N, doubl
     }
     p.y = std::sqrt(Y);
     p.s = -x + s_num / N;
-    if (Y > 0) {
-        p.ds_dx = -(2.0 / N) * (Y * p2 + q * q / p2);
-        const double f = p.y / (std::numbers::pi * p.s * ds.d);
-        p.rho = f * s_lam;
-        p.rho_sigma = f * s_lam2;
-        p.rho_sinv = f * s_inv;
-    } else {
-        p.ds_dx = -(1.0 - ds.df2(x) / N);
-    }
+    p.ds_dx = -(2.0 / N) * (Y * p2 + q * q / p2);
+    const double f = p.y / (std::numbers::pi * p.s * ds.d);
+    p.rho = f * s_lam;
+    p.rho_sigma = f * s_lam2;
+    p.rho_sinv = f * s_inv;
     // m(s + i0) = G(-s + i0) = -(d - df1(kappa)) / (s d) with Im > 0 (the conjugate branch of G)
     p.stieltjes = cplx(-(ds.d - re_df1) / (p.s * ds.d), std::numbers::pi * p.rho);
     return p;

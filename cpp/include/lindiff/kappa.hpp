@@ -85,6 +85,10 @@ LINDIFF_HD inline Eval<T> kappa_equation(const SpectrumView& s, double N, T z, T
 /// decreasing, kappa0 lies in [lambda_min (d - N) / N, Tr / N]).
 inline double kappa0(const SpectrumView& s, double N, const RootOptions& opt = {}) {
     check_N(N);
+    require(std::isfinite(s.d / N) && std::isfinite(s.trace / N), [&] {
+        return "N must be > 0 with d/N and Tr(Sigma)/N finite (got N = " + std::to_string(N) + ", d = " +
+               std::to_string(s.d) + ")";
+    });
     if (N >= s.d) return 0.0;
     const double lower = s.lambda_min * (s.d - N) / N;  // df1(lower) >= N, equality iff isotropic
     if (s.lambda_min == s.lambda_max) return lower;      // isotropic: closed form

@@ -1045,6 +1045,13 @@ def _nearest_rows(train: NDArray[np.float64], samples: NDArray[np.float64], chun
     n, N = samples.shape[0], train.shape[0]
     if chunk is None:
         chunk = max(1, min(2048, _NN_BLOCK_ELEMENTS // max(N, 1)))
+    # scale by a power of two (exact) so squared distances neither overflow nor underflow; the
+    # ratio is scale-free and the distances are scaled back (inf only if they exceed the range)
+    big = max(float(np.max(np.abs(train), initial=0.0)), float(np.max(np.abs(samples), initial=0.0)))
+    unit = 1.0
+    if big > 0 and not 1e-100 < big < 1e100:
+        unit = math.ldexp(1.0, math.frexp(big)[1])
+        train, samples = train / unit, samples / unit
     x2 = np.sum(train * train, axis=1)
     idx = np.empty(n, dtype=np.int64)
     d1 = np.empty(n)
@@ -1061,6 +1068,9 @@ def _nearest_rows(train: NDArray[np.float64], samples: NDArray[np.float64], chun
     if d2 is not None:
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where(d2 > 0, d1 / np.where(d2 > 0, d2, 1.0), 1.0)
+    if unit != 1.0:
+        with np.errstate(over="ignore"):
+            d1 = d1 * unit
     return idx, d1, ratio
 
 

@@ -217,6 +217,9 @@ def optimal_stopping(
     if not (0 < lo < hi < math.inf):
         raise ValueError(f"eta_tau_range must satisfy 0 < lo < hi < inf (got {eta_tau_range!r})")
     n_grid = positive_int("grid_points", grid_points, minimum=3)  # a bracket needs three points
+    if n_grid > 100_000:
+        raise ValueError(f"grid_points must be an integer in [3, 100000] (got {n_grid}: the scan holds "
+                         f"grid_points x T losses; refine with rtol instead)")
     grid = np.geomspace(lo, hi, n_grid)
     shape = (len(Nax), len(cax))
     et_star, test_min, train_min, test_inf = (np.empty(shape) for _ in range(4))

@@ -109,7 +109,7 @@ def static_losses(
     common = 1.0 - 2.0 * qb * g - qb**2 * gp
     test = common + qb * mhp
     train = common + qb * (g + zb * gp)
-    ridge = zb**2 * mhp + qb * (1.0 - 2.0 * zb * g - zb**2 * gp)
+    ridge = zb * (zb * mhp) + qb * (1.0 - 2.0 * zb * g - zb * (zb * gp))  # z^2 h' as z (z h'): no overflow at huge c
     optimum = spectrum.df1(q) / d
     dims = ("N", "c", "t")
     variables = {
