@@ -28,10 +28,11 @@ left at d = inf after fitting its finite-size bias ``a/d + b/d^2``; the report s
 z, the bias coefficients and that extrapolated deviation. Checks against a theory that is exact at
 finite d (the Wishart expectation of the N(0, C) sampler), or for a real-data spectrum (one d, no
 family), are one-d z-tests. The extra data are written as ``losses_finite_size``,
-``kl_finite_size`` and the ``d`` dimension of ``gradflow_validation``. Grids, seeds and draw counts are fixed (:func:`settings`), so a report is reproducible; the grids
-are evaluated with :func:`lindiff.sweep` (and the transition's own executor argument), so the
-work runs serially, on a local process pool or on dask. ``quick=True`` uses small d, few draws
-and coarse grids (about 1 minute on 2 cores; the README says which).
+``kl_finite_size`` and the ``d`` dimension of ``gradflow_validation``. Grids, seeds and draw
+counts are fixed (:func:`settings`), so a report is reproducible; the grids are evaluated with
+:func:`lindiff.sweep` (and the transition's own executor argument), so the work runs serially, on
+a local process pool or on dask. ``quick=True`` uses small d, few draws and coarse grids (about 1
+minute on 2 cores; the README says which).
 
 Examples
 --------
@@ -337,7 +338,8 @@ def _extra_dims(s: dict[str, Any], d: int) -> list[int]:
     return [x for x in dims if x != d]
 
 
-def _fitted(fit: xr.Dataset, k: float, d: int, theory: dict[str, str], sim: dict[str, str]) -> tuple[xr.Dataset, xr.Dataset]:
+def _fitted(fit: xr.Dataset, k: float, d: int, theory: dict[str, str], sim: dict[str, str]
+            ) -> tuple[xr.Dataset, xr.Dataset]:
     """One d of a fit sweep as (theory, simulation summary) for lindiff.validate; names map variable -> source."""
     one = fit.sel(k=k, d=d, drop=True)
     th = xr.Dataset({v: one[src] for v, src in theory.items()})
@@ -438,7 +440,8 @@ def _section_kl(s: dict[str, Any], executor: cf.Executor | None, workers: int | 
             checks.append((f"{name}, DDPM sampler, DE", _validate(ths, sims)))
         else:   # one d, no spectrum family to extrapolate in: the DE with its finite-d correction, z only
             th = xr.Dataset({"kl_fwd": one.kl_fwd}, attrs={"d": float(dd)})
-            checks.append((f"{name} (d = {dd}), DDPM sampler, DE + finite-d correction", _validate(th, sim[["kl_fwd"]])))
+            checks.append((f"{name} (d = {dd}), DDPM sampler, DE + finite-d correction",
+                           _validate(th, sim[["kl_fwd"]])))
         exact = xr.Dataset({"kl_fwd": one.kl_fwd_wishart, "kl_rev": one.kl_rev_wishart}, attrs={"d": float(dd)})
         emp = xr.Dataset({"kl_fwd": one.sim_kl_fwd_empirical, "kl_rev": one.sim_kl_rev_empirical})
         checks.append((f"{name} (d = {dd}), N(0, C) sampler, exact Wishart expectation", _validate(exact, emp)))

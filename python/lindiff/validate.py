@@ -440,7 +440,8 @@ def _aligned(v: str, theory: xr.Dataset, summary: xr.Dataset) -> tuple[xr.DataAr
     th, (mean, sem) = _align(v, theory[v], [summary[f"{v}_mean"], summary[f"{v}_sem"]])
     th, mean, sem = xr.broadcast(th, mean, sem)
     mean, sem = (a.transpose(*th.dims).assign_coords(th.coords) for a in (mean, sem))  # the theory's labels
-    return tuple(a.copy(data=np.asarray(a.values, dtype=np.float64)) for a in (th, mean, sem))  # type: ignore[return-value]
+    out = tuple(a.copy(data=np.asarray(a.values, dtype=np.float64)) for a in (th, mean, sem))
+    return out  # type: ignore[return-value]
 
 
 # ---------------------------------------------------------------------------------------- verdicts
@@ -519,8 +520,9 @@ def validate(
     **Several d** (``theory`` and ``simulation`` mappings ``{d: Dataset}`` with the same three or
     more keys, same N/d and the same spectrum family at every d, e.g. from
     :func:`lindiff.simulate.ensemble_over_d`). N is compared as N/d (coordinate ``N_over_d``;
-    inputs without an N coordinate are matched on their other coordinates as labelled); each cell's deviation ``mean - theory`` at the dimensions d_i is fitted by weighted least
-    squares (weights 1/sem²) with ``intercept + a x + b x^2``, x = d^-exponent; the intercept is
+    inputs without an N coordinate are matched on their other coordinates as labelled); each
+    cell's deviation ``mean - theory`` at the dimensions d_i is fitted by weighted least squares
+    (weights 1/sem²) with ``intercept + a x + b x^2``, x = d^-exponent; the intercept is
     the deviation left at d = inf, and the cell passes if and only if
     ``|intercept| <= nsigma * s.e.(intercept)``. The table reports a, b (the finite-size bias
     coefficients), the intercept, its standard error and z. ``exponent = 1`` (the default) is the
