@@ -23,10 +23,10 @@ pytest.importorskip("matplotlib")
 
 QUICK = reproduce.settings(quick=True)
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-FIGURES = ["losses_t_averaged.png", "losses_test_per_t.png", "losses_train_per_t.png",
+FIGURES = ["losses_t_averaged.png", "losses_test_per_t.png", "losses_train_per_t.png", "losses_finite_size.png",
            "gradflow_test_vs_eta_tau.png", "optimal_stopping_vs_k.png", "gradflow_validation.png",
-           "kl_vs_d_over_N.png", "transition_onestep_d8.png", "transition_linear_d8.png",
-           "transition_onestep_d32.png", "transition_linear_d32.png"]
+           "gradflow_finite_size.png", "kl_vs_d_over_N.png", "kl_finite_size.png", "transition_onestep_d8.png",
+           "transition_linear_d8.png", "transition_onestep_d32.png", "transition_linear_d32.png"]
 DATASETS = ["losses", "losses_finite_size", "gradflow_curves", "optimal_stopping", "gradflow_validation", "kl",
             "kl_finite_size", "transition_onestep_d8", "transition_linear_d8", "transition_onestep_d32",
             "transition_linear_d32"]

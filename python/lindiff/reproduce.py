@@ -618,6 +618,31 @@ _FIGURES = {"losses": _figures_losses, "gradflow": _figures_gradflow, "kl": _fig
             "memorization": _figures_memorization}
 
 
+def _figure_fits(sec: str, checks: list[tuple[str, Any]], out: Path) -> list[tuple[str, str]]:
+    """One panel per finite-size check: the deviation against 1/d of its cells with the largest |z|
+    (:func:`lindiff.plot.deviation_vs_d`); none when the section has no such check."""
+    import matplotlib.pyplot as plt
+
+    from . import plot
+
+    fits = [(label, v) for label, v in checks if v.dims]
+    if not fits:
+        return []
+    cols = min(3, len(fits))
+    rows = -(-len(fits) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5.0 * cols, 3.8 * rows), squeeze=False)
+    for ax, (label, v) in zip(axes.ravel(), fits):
+        plot.deviation_vs_d(v, v.worst["variable"], cells=3, ax=ax)
+        ax.set_title(f"{label}: {v.worst['variable']} ({'passed' if v.passed else 'FAILED'})", fontsize="small")
+    for ax in axes.ravel()[len(fits):]:
+        ax.set_visible(False)
+    fig.suptitle("(simulation - theory) / |theory| against 1/d: points ± s.e., fit intercept + a/d + b/d², "
+                 "◇ the deviation extrapolated to d = ∞", fontsize="medium")
+    fig.tight_layout()
+    return [_save(fig, out, f"{sec}_finite_size.png", "finite-size fits: deviation against 1/d, the 3 cells with "
+                  "the largest |z| per check")]
+
+
 def _save(fig: Any, out: Path, name: str, caption: str) -> tuple[str, str]:
     import matplotlib.pyplot as plt
 
@@ -890,7 +915,7 @@ def run(
     >>> with tempfile.TemporaryDirectory() as tmp:                      # several seconds
     ...     res = reproduce.run(tmp, quick=True, sections=["kl"], progress=False)
     ...     res["passed"], sorted(p.name for p in Path(tmp).glob("*.png")), (Path(tmp) / "README.md").exists()
-    (True, ['kl_vs_d_over_N.png'], True)
+    (True, ['kl_finite_size.png', 'kl_vs_d_over_N.png'], True)
     """
     if not isinstance(quick, (bool, np.bool_)):
         raise ValueError(f"quick must be a bool (got {quick!r})")
@@ -918,7 +943,7 @@ def run(
         for sec in [s for s in SECTIONS if s in sections]:
             t0 = time.perf_counter()
             r = _RUNNERS[sec](copy.deepcopy(cfg[sec]), ex, workers, bool(progress))
-            r["figures"] = _FIGURES[sec](r["data"], cfg[sec], outdir)
+            r["figures"] = _FIGURES[sec](r["data"], cfg[sec], outdir) + _figure_fits(sec, r["checks"], outdir)
             r["files"] = [f for name, ds in r["data"].items() for f in _write_data(name, ds, outdir)]
             r["table"] = _TABLES[sec](r["data"])
             r["seconds"] = time.perf_counter() - t0

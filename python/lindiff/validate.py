@@ -126,7 +126,9 @@ class Validation:
                            f"{self.nsigma:g} s.e.", False)
 
     def _cells(self) -> list[Cell]:
-        cells: list[Cell] = [self._verdict(), ("draws", str(self.draws), None), ("nsigma", f"{self.nsigma:g}", None)]
+        draws = (", ".join(f"{n} at d = {d}" for d, n in zip(self.dims, self.table.attrs["draws"])) if self.dims
+                 else str(self.draws))
+        cells: list[Cell] = [self._verdict(), ("draws", draws, None), ("nsigma", f"{self.nsigma:g}", None)]
         if self.dims:
             powers = "a x + b x²" if self.order == 2 else "a x"
             cells.append(("model", f"mean - theory = intercept + {powers}, x = {self._x_label()}, "
