@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 
 def _spectrum_from_args(args: argparse.Namespace):  # type: ignore[no-untyped-def]
@@ -100,7 +104,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     return 0 if v.passed else 1
 
 
-def _print_loss_table(ds, th, et, times, draws):  # type: ignore[no-untyped-def]
+def _print_loss_table(ds: xr.Dataset, th: xr.Dataset, et: np.ndarray, times: Sequence[int], draws: int) -> None:
     """A few rows of simulation mean ± s.e. against the theory, per diffusion time."""
     print(f"{'t':>5} {'eta_tau':>9} {'test (sim)':>21} {'test (theory)':>13} {'train (sim)':>21} "
           f"{'train (theory)':>14}")
