@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 import lindiff
 from lindiff.__main__ import main
@@ -61,15 +62,31 @@ def test_theory_command(capsys) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_simulate_command(capsys) -> None:  # type: ignore[no-untyped-def]
-    assert main(["simulate", "--d", "60", "--N", "120", "--t", "50", "500", "--steps", "100", "--draws", "4"]) == 0
+    """GD is compared with the GD theory (gd_eta); a step small enough for the contour method today."""
+    from lindiff.theory import gradflow_losses
+
+    assert main(["simulate", "--d", "60", "--N", "120", "--t", "50", "500", "--steps", "100", "--draws", "4",
+                 "--eta", "0.005"]) == 0
     out = capsys.readouterr().out
-    assert "verdict: PASSED" in out and "test (sim)" in out
-    # SGD with the CLI's small default step follows gradient flow too
-    assert main(["simulate", "--method", "sgd", "--d", "30", "--N", "60", "--t", "100", "500", "--steps", "2000",
-                 "--draws", "3"]) == 0
-    assert "verdict: PASSED" in capsys.readouterr().out
+    assert "comparison: GD against the GD theory" in out and "gd_eta = 0.005" in out
+    assert "verdict: PASSED" in out and "simulate: PASSED" in out
+    row = next(line.split() for line in out.splitlines() if line.split()[:2] == ["500", "0.5"])
+    spec = lindiff.Spectrum.powerlaw(60, 1.0)
+    gd = float(gradflow_losses(spec, 120, 0.5, t=500, gd_eta=0.005).test)
+    flow = float(gradflow_losses(spec, 120, 0.5, t=500).test)
+    assert float(row[5]) == pytest.approx(gd, rel=1e-4) and abs(gd - flow) > 1e-3   # GD's theory, not flow's
     assert main(["simulate", "--d", "20", "--N", "0"]) == 2
     assert main(["simulate", "--d", "20", "--N", "40", "--t", "0"]) == 2
+
+
+def test_simulate_command_fails_loudly(capsys) -> None:  # type: ignore[no-untyped-def]
+    """SGD is compared with gradient flow (said so); at a large step its O(eta) excess loss is many
+    standard errors: FAILED and exit status 1."""
+    assert main(["simulate", "--method", "sgd", "--d", "30", "--N", "60", "--t", "100", "500", "--steps", "1000",
+                 "--draws", "3", "--eta", "0.05"]) == 1
+    out = capsys.readouterr().out
+    assert "comparison: SGD against gradient flow" in out and "at its small step eta = 0.05" in out
+    assert "verdict: FAILED" in out and out.rstrip().splitlines()[-1].startswith("simulate: FAILED")
 
 
 def test_missing_optional_dependency_is_a_clean_error(capsys, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -23,12 +23,13 @@ pytest.importorskip("matplotlib")
 
 QUICK = reproduce.settings(quick=True)
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-FIGURES = ["losses_t_averaged.png", "losses_test_per_t.png", "losses_train_per_t.png",
+FIGURES = ["losses_t_averaged.png", "losses_test_per_t.png", "losses_train_per_t.png", "losses_finite_size.png",
            "gradflow_test_vs_eta_tau.png", "optimal_stopping_vs_k.png", "gradflow_validation.png",
-           "kl_vs_d_over_N.png", "transition_onestep_d8.png", "transition_linear_d8.png",
-           "transition_onestep_d32.png", "transition_linear_d32.png"]
-DATASETS = ["losses", "gradflow_curves", "optimal_stopping", "gradflow_validation", "kl",
-            "transition_onestep_d8", "transition_linear_d8", "transition_onestep_d32", "transition_linear_d32"]
+           "gradflow_finite_size.png", "kl_vs_d_over_N.png", "kl_finite_size.png", "transition_onestep_d8.png",
+           "transition_linear_d8.png", "transition_onestep_d32.png", "transition_linear_d32.png"]
+DATASETS = ["losses", "losses_finite_size", "gradflow_curves", "optimal_stopping", "gradflow_validation", "kl",
+            "kl_finite_size", "transition_onestep_d8", "transition_linear_d8", "transition_onestep_d32",
+            "transition_linear_d32"]
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +87,8 @@ def test_data_files_hold_finite_numbers(report: dict[str, object]) -> None:
                 assert not np.any(np.isnan(vals)), f"{path.name}: NaN in {col}"
                 if col not in ("eta_tau", "kl_fwd_median", "kl_rev_median") and not col.startswith("theory_"):
                     assert np.all(np.isfinite(vals)), f"{path.name}: non-finite {col}"
-    for name in ("losses", "gradflow_curves", "optimal_stopping", "gradflow_validation"):
+    for name in ("losses", "losses_finite_size", "gradflow_curves", "optimal_stopping", "gradflow_validation",
+                 "kl_finite_size"):
         ds = _nc(report, name)
         for v in ds.data_vars:
             assert np.all(np.isfinite(ds[v].values)), f"{name}.{v}"
@@ -116,6 +118,38 @@ def test_losses_agree_with_direct_calls(report: dict[str, object]) -> None:
                                sim.test.isel(N=0, c=0).transpose("draw", "t"), rtol=1e-10)
     np.testing.assert_allclose(ds.sim_test_mean.sel(k=k, c=c, N_sim=N, t=500),
                                float(sim.test_mean.sel(N=N, c=c, t=500)), rtol=1e-10)
+
+
+def test_finite_size_data_agree_with_direct_calls(report: dict[str, object]) -> None:
+    """The extra dimensions of the fits: the same theory and seeded ensembles as direct calls."""
+    s = QUICK["losses"]
+    fit = _nc(report, "losses_finite_size")
+    k, d, c = 1.0, 20, 1e-2
+    assert fit.d.values.tolist() == [x for x in s["fit_dims"] if x != s["d"]]
+    assert int(fit.draws.sel(k=k, d=d)) == s["draws"] * (s["d"] // d) ** 2      # the same s.e. as at d = 40
+    spec = lindiff.Spectrum.powerlaw(d, k)
+    N = int(0.5 * d)
+    ref = theory.static_losses(spec, float(N), c, t=100)
+    np.testing.assert_allclose(fit.th_train.sel(k=k, d=d, c=c, N_over_d=0.5, t=100), float(ref.train), rtol=1e-12)
+    ss = np.random.SeedSequence(s["seed"], spawn_key=(s["k"].index(k), 0))    # grid position (k, d)
+    sim = simulate.ensemble(spec, [N], [c], draws=int(fit.draws.sel(k=k, d=d)), seed=ss)
+    np.testing.assert_allclose(fit.sim_test_avg_mean.sel(k=k, d=d, c=c, N_over_d=0.5),
+                               float(sim.test.mean("t").mean("draw").squeeze()), rtol=1e-10)
+    val = _nc(report, "gradflow_validation")
+    assert val.d.values.tolist() == QUICK["gradflow"]["fit_dims"] and "sim_test_sem" in val
+
+
+def test_every_check_reports_z_bias_and_extrapolation(report: dict[str, object]) -> None:
+    """Each check row names its method; a fit over d shows z, a, b and the deviation at d = inf."""
+    text = (Path(report["out"]) / "README.md").read_text(encoding="utf-8")  # type: ignore[arg-type]
+    rows = [r for r in text.splitlines() if r.startswith("| ") and ("| fit over d" in r or "| one d |" in r)]
+    fits = [r for r in rows if "| fit over d = 20, 40, 80 |" in r]
+    assert len(rows) == 6 + 1 + 8 and len(fits) == 6 + 1 + 3
+    for r in fits:
+        assert re.search(r"z = -?\d+\.\d\d; sim - theory at d = ∞: ", r) and "bias a = " in r and ", b = " in r
+    for r in rows:
+        assert "| PASS |" in r and "rtol" not in r
+    assert "a cell passes if and only if |z| <= 3" in text and "rtol" not in text
 
 
 def test_gradflow_and_stopping_agree_with_direct_calls(report: dict[str, object]) -> None:

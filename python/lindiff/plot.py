@@ -8,7 +8,10 @@ matplotlib is imported only when a function here is called, so ``import lindiff`
   with the optimal stopping times of :func:`lindiff.theory.optimal_stopping` marked;
 - :func:`kl_vs_ratio`: KL per dimension vs d/N (:func:`lindiff.theory.kl`) with the d/(4N) law
   (:func:`lindiff.theory.kl_law`) and the exact Wishart value (:func:`lindiff.theory.kl_wishart`);
-- :func:`transition`: the memorization transition, :func:`lindiff.memorization.plot_transition`.
+- :func:`transition`: the memorization transition, :func:`lindiff.memorization.plot_transition`;
+- :func:`deviation_vs_d`: a finite-size validation (:func:`lindiff.validate` over several d): the
+  deviation simulation - theory against x = 1/d (or d^-exponent) with the fitted bias and the
+  extrapolated deviation at d = inf.
 
 Every function takes ``ax=`` (default: a new figure) and returns what it drew on.
 
@@ -35,7 +38,7 @@ import xarray as xr
 
 from .memorization import plot_transition  # re-exported: the one implementation of the transition figure
 
-__all__ = ["kl_vs_ratio", "loss_curves", "plot_transition", "theory_vs_simulation", "transition"]
+__all__ = ["deviation_vs_d", "kl_vs_ratio", "loss_curves", "plot_transition", "theory_vs_simulation", "transition"]
 
 
 def _pyplot() -> Any:
@@ -392,3 +395,80 @@ def transition(ds: xr.Dataset, *, distance: str = "auto", ax: Any = None) -> Any
     _pyplot()
     return plot_transition(ds, distance=distance, ax=ax)
 
+
+
+def deviation_vs_d(validation: Any, variable: str | None = None, *, cells: int = 4, relative: bool = True,
+                   ax: Any = None) -> Any:
+    """Deviation simulation - theory against x = d^-exponent for a validation over several d.
+
+    For the ``cells`` cells of ``variable`` with the largest |z|: the measured deviation at each d
+    (points, ± one standard error), the fitted bias ``intercept + a x + b x^2`` (line, down to
+    x = 0, i.e. d = inf) and the extrapolated deviation with its standard error at x = 0
+    (diamond). A correct theory's line ends within ``nsigma`` standard errors of 0.
+
+    Parameters
+    ----------
+    validation : lindiff.Validation
+        From :func:`lindiff.validate` with mappings ``{d: Dataset}`` (its ``dims`` not empty).
+    variable : str, optional
+        One of ``validation.variables`` (default: the first).
+    cells : int
+        How many cells to draw (>= 1), the largest |z| first.
+    relative : bool
+        Divide by |theory| at the largest d (the deviation in relative terms).
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import lindiff
+    >>> from lindiff import plot, simulate
+    >>> th, sims = simulate.ensemble_over_d(lambda d: lindiff.Spectrum.powerlaw(d, 1.0), [20, 40, 80],
+    ...                                     N_over_d=[0.5], t=[1, 100], draws=6, kl=False)
+    >>> ax = plot.deviation_vs_d(lindiff.validate(th, sims), "train", cells=2)
+    >>> len(ax.containers), ax.get_xlabel()              # points and the d = inf value, per cell
+    (4, 'x = 1/d')
+    """
+    dims = tuple(getattr(validation, "dims", ()) or ())
+    if not dims:
+        raise ValueError("validation must come from lindiff.validate over several d (mappings {d: Dataset}); "
+                         "a single-d validation has no deviation against d: use Validation.plot")
+    v = validation.variables[0] if variable is None else variable
+    if v not in validation.variables:
+        raise ValueError(f"variable must be one of {validation.variables} (got {variable!r})")
+    if isinstance(cells, bool) or not isinstance(cells, (int, np.integer)) or cells < 1:
+        raise ValueError(f"cells must be an integer >= 1 (got {cells!r})")
+    tab = validation.table
+    z = tab[f"{v}_z"]
+    score = np.ravel(np.where(np.isnan(z.values), np.inf, np.abs(z.values)))
+    x = np.asarray(dims, dtype=float) ** -validation.exponent
+    xs = np.linspace(0.0, x.max() * 1.05, 100)
+    ax = _axes(ax)
+    for rank, flat in enumerate(np.argsort(-score, kind="stable")[: int(cells)]):
+        idx = dict(zip(z.dims, np.unravel_index(int(flat), z.shape))) if z.ndim else {}
+        one = {k: tab[f"{v}_{k}"].isel(idx) for k in ("dev", "sem", "theory", "a", "intercept", "intercept_sem",
+                                                      "z", "pass")}
+        b = float(tab[f"{v}_b"].isel(idx)) if f"{v}_b" in tab else 0.0
+        scale = abs(float(one["theory"].isel(d=-1))) if relative else 1.0
+        scale = scale if scale > 0 and math.isfinite(scale) else 1.0
+        where = ", ".join(f"{k}={_fmt(z[k].values[i])}" for k, i in idx.items())
+        col = f"C{rank}"
+        ax.errorbar(x, one["dev"].values / scale, yerr=one["sem"].values / scale, fmt="o", ms=4, capsize=2,
+                    color=col, label=f"{where or v}: z = {float(one['z']):.2g}"
+                                     + ("" if bool(one["pass"]) else " FAILED"))
+        fit = float(one["intercept"]) + float(one["a"]) * xs + b * xs**2
+        ax.plot(xs, fit / scale, "-", color=col, lw=1)
+        ax.errorbar([0.0], [float(one["intercept"]) / scale], yerr=[float(one["intercept_sem"]) / scale], fmt="D",
+                    ms=5, capsize=3, color=col, mfc="white")
+    ax.axhline(0.0, color="0.5", lw=0.8, ls=":")
+    ax.set_xlabel("x = 1/d" if validation.exponent == 1 else f"x = d^-{validation.exponent:g}")
+    ax.set_ylabel(f"({v} simulation - theory)" + (" / |theory|" if relative else ""))
+    ax.set_title(f"{v}: deviation vs d = {', '.join(map(str, dims))} "
+                 f"({'passed' if bool(tab[f'{v}_pass'].all()) else 'FAILED'})", fontsize="medium")
+    ax.legend(fontsize="x-small")
+    return ax

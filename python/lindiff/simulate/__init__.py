@@ -3,6 +3,8 @@
 - :func:`ensemble`: exact finite-sample losses and KL (:mod:`lindiff.exact`) over many seeded
   training sets, eigendecomposed in one batched LAPACK call, with means and standard errors;
 - :func:`summarize`: the mean and standard error over draws of every per-draw variable;
+- :func:`ensemble_over_d`: theory and ensembles at several dimensions d and fixed N/d in one call,
+  the input of :func:`lindiff.validate`'s finite-size extrapolation;
 - :func:`train`: really train the per-time denoisers W_t (full-batch GD or SGD) with dense
   matrix products in the C++ kernel, batched over draws x diffusion times;
 - :func:`sample`: the linear DDPM sampler with given W_t (trained, closed form or user supplied);
@@ -30,8 +32,9 @@ True
 from __future__ import annotations
 
 from ._ensemble import ensemble, summarize
+from ._over_d import ensemble_over_d
 from ._sample import LinearModel, SampleResult, gaussian_kl, sample
 from ._train import METHODS, TrainResult, train
 
-__all__ = ["METHODS", "LinearModel", "SampleResult", "TrainResult", "ensemble", "gaussian_kl", "sample", "summarize",
-           "train"]
+__all__ = ["METHODS", "LinearModel", "SampleResult", "TrainResult", "ensemble", "ensemble_over_d", "gaussian_kl",
+           "sample", "summarize", "train"]

@@ -198,6 +198,7 @@ def ensemble(
     sampler: str = "ddpm",
     gamma: Callable[[NDArray[np.float64]], ArrayLike] | None = None,
     centred: bool = False,
+    gd_eta: float | None = None,
 ) -> xr.Dataset:
     """Exact losses and KL of ``draws`` seeded training sets per sample size, with mean and error.
 
@@ -241,6 +242,10 @@ def ensemble(
         The KL then does not depend on c or eta_tau.
     centred : bool
         Centred C with N - 1 degrees of freedom and a learned mean (spec §1 alternative).
+    gd_eta : float, optional
+        Explicit gradient descent with this step instead of gradient flow (needs ``eta_tau``,
+        whole multiples of ``gd_eta``: n = eta_tau / gd_eta steps; the schema of
+        :func:`lindiff.theory.gradflow_losses` with ``gd_eta``).
 
     Returns
     -------
@@ -281,10 +286,12 @@ def ensemble(
     Nax = _sample_sizes(N, centred)
     cax = axis("c", c, positive=False)
     if eta_tau is None:
-        et = np.array([np.inf])
+        if gd_eta is not None:
+            raise ValueError("gd_eta needs eta_tau (the GD training times, whole multiples of gd_eta)")
+        et, eta = np.array([np.inf]), 0.0
         eax = None
     else:
-        et, _ = training_time(eta_tau, None)
+        et, eta = training_time(eta_tau, gd_eta)
         eax = Axis("eta_tau", et, np.ndim(eta_tau) == 0)
     tax, tidx = time_axis(schedule, t)
     if gamma is None:
@@ -309,9 +316,10 @@ def ensemble(
         for k, cc in enumerate(cax.values):
             if gamma is None:
                 # exact.kl = kl_gamma(sample, sigma_gen(sample)); gamma evaluated for all draws at once
-                g_all = np.asarray(sampler_gamma(s_all, schedule, float(cc), et, sampler)).reshape(ne, draws, -1)
+                g_all = np.asarray(sampler_gamma(s_all, schedule, float(cc), et, sampler, gd_eta=eta or None)
+                                   ).reshape(ne, draws, -1)
             for i, smp in enumerate(samples):
-                ex = losses(smp, schedule, float(cc), tax.values, et)
+                ex = losses(smp, schedule, float(cc), tax.values, et, gd_eta=eta or None)
                 for name in LOSSES:
                     res[name][i, j, k] = getattr(ex, name)
                 if gamma is None:
@@ -329,7 +337,10 @@ def ensemble(
     attrs = {"quantity": "ensemble of exact finite-sample losses and KL", "spectrum": spectrum.name or "spectrum",
              "d": float(lam.size), "schedule": schedule.name, "T": schedule.T,
              "seed": seed if isinstance(seed, (int, np.integer)) else repr(seed), "draws": draws,
-             "rotate": int(rotate), "centred": int(centred), "sampler": sampler if gamma is None else "user gamma",
+             "rotate": int(rotate), "centred": int(centred),
+             "training": "minimiser" if eax is None else ("gradient descent" if eta else "gradient flow"),
+             "gd_eta": eta,
+             "sampler": sampler if gamma is None else "user gamma",
              "lindiff_version": __version__}
     ds = assemble(variables, axes, attrs)
     return ds.merge(summarize(ds[[*LOSSES, *KLS]]), combine_attrs="override")
