@@ -12,7 +12,7 @@ MODULES = ["lindiff", "lindiff.spectrum", "lindiff.schedule", "lindiff.kappa", "
            "lindiff.theory.measure", "lindiff.theory.gradflow", "lindiff.theory.static", "lindiff.theory.kl",
            "lindiff.theory.sampler", "lindiff.exact",
            "lindiff.simulate", "lindiff.simulate._train", "lindiff.simulate._sample",
-           "lindiff.simulate._ensemble", "lindiff.validate", "lindiff.memorization",
+           "lindiff.simulate._ensemble", "lindiff.simulate._over_d", "lindiff.validate", "lindiff.memorization",
            "lindiff.memorization._criterion", "lindiff.memorization._onestep", "lindiff.memorization._models",
            "lindiff.memorization._transition", "lindiff.spectra", "lindiff.sweep",
            "lindiff.plot", "lindiff.reproduce"]

@@ -21,11 +21,11 @@ from hypothesis import strategies as st
 
 import fuzz_cases
 
-EXAMPLES = int(os.environ.get("LINDIFF_FUZZ_EXAMPLES", "40"))
+EXAMPLES = int(os.environ.get("LINDIFF_FUZZ_EXAMPLES", "30"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=os.environ.get("LINDIFF_FUZZ_RANDOM") != "1",
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
                 database=None)
-TIMEOUT_S = 60.0
+TIMEOUT_S = float(os.environ.get("LINDIFF_FUZZ_TIMEOUT", "30"))
 
 
 class Isolated:

@@ -84,8 +84,8 @@ void register_contour(py::module_& m) {
     m.def(
         "de_spectral_density",
         [](darray lam, std::optional<darray> w, double N, darray s) {
-            check_N(N);
             PySpectrum sp(std::move(lam), std::move(w));
+            check_measure_args(sp.view, N);
             const auto n = static_cast<py::ssize_t>(s.size());
             py::array_t<double> rho(n), rho_sigma(n), rho_sinv(n), kx(n), ky(n);
             py::array_t<cplx> stj(n);

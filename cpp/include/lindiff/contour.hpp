@@ -164,9 +164,23 @@ inline double measure_error(const SpectrumView& s, double N, const DeMeasure& mu
 
 }  // namespace detail
 
+/// The range the measures are built for: N/d in [1e-10, 1e10] and eigenvalues in [1e-150, 1e150]
+/// (squares and products of the support's scale stay finite; beyond, the rules are not attempted:
+/// the DE is scale-covariant, so rescale Sigma, and N/d outside the range is a degenerate limit).
+inline void check_measure_args(const SpectrumView& s, double N) {
+    check_N(N);
+    require(N / s.d >= 1e-10 && N / s.d <= 1e10, [&] {
+        return "N must satisfy 1e-10 <= N/d <= 1e10 for the DE measures (got N = " + std::to_string(N) +
+               ", d = " + std::to_string(s.d) + ")";
+    });
+    require(s.lambda_min >= 1e-150 && s.lambda_max <= 1e150,
+            "eigenvalues must lie in [1e-150, 1e150] for the DE measures (rescale Sigma: the DE is "
+            "scale-covariant)");
+}
+
 /// Build the quadrature rule of the DE measures of C for N samples.
 inline DeMeasure de_measure(const SpectrumView& s, double N, const MeasureOptions& opt = {}) {
-    check_N(N);
+    check_measure_args(s, N);
     require(std::abs(N - s.d) > 1e-9 * s.d,
             "N must differ from d for the contour method (at N = d the support of C's spectrum "
             "touches 0: a hard edge)");
@@ -187,6 +201,7 @@ inline DeMeasure de_measure(const SpectrumView& s, double N, const MeasureOption
     const double A = 0.5 * L * (rho + 1.0 / rho);
     const double B = 0.5 * L * (rho - 1.0 / rho);
 
+    bool failed_before = false;
     for (int M = opt.m_min; M <= opt.m_max; M *= 2) {
         std::vector<cplx> z(M), w(M), du(M);
         for (int j = 0; j < M; ++j) {
@@ -225,6 +240,9 @@ inline DeMeasure de_measure(const SpectrumView& s, double N, const MeasureOption
             out.message = "converged";
             return out;
         }
+        // failing continuation is not a resolution problem: two levels in a row end the search
+        if (failures > 0 && failed_before) break;
+        failed_before = failures > 0;
     }
     out.message = out.kappa_failures ? "kappa continuation failed on the contour" : "node limit reached";
     return out;
