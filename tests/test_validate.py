@@ -347,3 +347,16 @@ def test_acceptance_right_theory_passes_wrong_theories_fail(kind: str, k: float)
         if ths:
             bad = lindiff.validate(ths, sims)
             assert not bad.passed, f"{kind}, k = {k}: the theory at {name} passes\n{bad}"
+
+
+def test_over_d_equal_infinities_agree() -> None:
+    """KL at N < d with c = 0 is +inf in theory and in every draw: the fit treats the cell as an
+    exact agreement (it was NaN, a failed cell)."""
+    import lindiff
+    from lindiff import simulate
+
+    th, sims = simulate.ensemble_over_d(lambda d: lindiff.Spectrum.powerlaw(d, 1.0), [20, 40, 80],
+                                        N_over_d=[0.5, 2.0], t=[1, 100], draws=6)
+    assert np.isinf(float(th[40].kl_fwd.sel(N=20.0)))
+    val = lindiff.validate(th, sims, variables=["kl_fwd", "kl_rev"])
+    assert bool(val.table.kl_fwd_pass.sel(N_over_d=0.5)) and float(val.table.kl_fwd_z.sel(N_over_d=0.5)) == 0.0
