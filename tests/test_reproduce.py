@@ -149,7 +149,7 @@ def test_every_check_reports_z_bias_and_extrapolation(report: dict[str, object])
         assert re.search(r"z = -?\d+\.\d\d; sim - theory at d = ∞: ", r) and "bias a = " in r and ", b = " in r
     for r in rows:
         assert "| PASS |" in r and "rtol" not in r
-    assert "a cell passes if and only if |z| <= 3" in text and "rtol" not in text
+    assert "a cell passes if and only if |z| <= z_n, the Šidák threshold" in text and "rtol" not in text
 
 
 def test_gradflow_and_stopping_agree_with_direct_calls(report: dict[str, object]) -> None:

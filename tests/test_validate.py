@@ -363,3 +363,26 @@ def test_over_d_equal_infinities_agree() -> None:
     assert np.isinf(float(th[40].kl_fwd.sel(N=20.0)))
     val = lindiff.validate(th, sims, variables=["kl_fwd", "kl_rev"])
     assert bool(val.table.kl_fwd_pass.sel(N_over_d=0.5)) and float(val.table.kl_fwd_z.sel(N_over_d=0.5)) == 0.0
+
+
+def test_familywise_threshold_is_sidak_and_keeps_the_z_scores() -> None:
+    """familywise=True holds all n cells to the Šidák threshold of a 3-sigma test of the whole
+    comparison; the z-scores are unchanged, only the threshold moves."""
+    from scipy.stats import norm
+
+    import lindiff
+    from lindiff import simulate, theory
+
+    spec = lindiff.Spectrum.powerlaw(60, k=1.0)
+    sim = simulate.ensemble(spec, N=[30, 120], t=[1, 10, 100, 1000], draws=8)
+    th = theory.static_losses(spec, [30, 120], t=[1, 10, 100, 1000])
+    per_cell, fw = lindiff.validate(th, sim), lindiff.validate(th, sim, familywise=True)
+    n = fw.n_cells
+    p = 2 * norm.sf(3.0)
+    assert fw.nsigma == pytest.approx(norm.isf((1 - (1 - p) ** (1 / n)) / 2), rel=1e-10)
+    assert fw.nsigma > 3.0 and fw.familywise_nsigma == 3.0 and "family-wise" in str(fw)
+    np.testing.assert_array_equal(fw.table.test_z, per_cell.table.test_z)
+    wrong = theory.static_losses(spec, [33, 132], t=[1, 10, 100, 1000]).assign_coords(N=[30, 120])
+    assert not lindiff.validate(wrong, sim, familywise=True).passed
+    with pytest.raises(ValueError, match="familywise"):
+        lindiff.validate(th, sim, familywise="yes")

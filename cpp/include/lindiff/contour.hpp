@@ -178,13 +178,19 @@ inline void check_measure_args(const SpectrumView& s, double N) {
             "scale-covariant)");
 }
 
-/// Build the quadrature rule of the DE measures of C for N samples.
-inline DeMeasure de_measure(const SpectrumView& s, double N, const MeasureOptions& opt = {}) {
+/// The checks shared by the quadrature rules (contour and real axis): the range above, N != d
+/// (at N = d the support touches 0: a hard edge with an inverse-square-root density), node limits.
+inline void check_rule_args(const SpectrumView& s, double N, const MeasureOptions& opt) {
     check_measure_args(s, N);
     require(std::abs(N - s.d) > 1e-9 * s.d,
-            "N must differ from d for the contour method (at N = d the support of C's spectrum "
-            "touches 0: a hard edge)");
+            "N must differ from d for the quadrature rules (at N = d the support of C's spectrum touches 0: "
+            "a hard edge with an inverse-square-root density)");
     require(opt.m_min >= 8 && opt.m_max >= opt.m_min, "m_min must be >= 8 and <= m_max");
+}
+
+/// Build the quadrature rule of the DE measures of C for N samples.
+inline DeMeasure de_measure(const SpectrumView& s, double N, const MeasureOptions& opt = {}) {
+    check_rule_args(s, N, opt);
     DeMeasure out = detail::measure_with_atoms(s, N);
     const auto [slo, shi] = de_support_edges(s, N, out.kappa0);
     out.s_lo = slo;

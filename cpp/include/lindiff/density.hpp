@@ -275,11 +275,7 @@ inline std::array<double, 4> rule_moments(const DeMeasure& mu, std::size_t j0) {
 /// (sum rules, Stieltjes transforms at real test points against the real fixed point).
 /// `opt.m_max` caps the nodes per interval.
 inline DeMeasure de_measure_real(const SpectrumView& s, double N, const MeasureOptions& opt = {}) {
-    check_measure_args(s, N);
-    require(std::abs(N - s.d) > 1e-9 * s.d,
-            "N must differ from d for the real-axis rule (at N = d the support of C's spectrum touches 0: "
-            "a hard edge with an inverse-square-root density)");
-    require(opt.m_min >= 8 && opt.m_max >= opt.m_min, "m_min must be >= 8 and <= m_max");
+    check_rule_args(s, N, opt);
     const DistinctSpectrum ds(s);
     DeMeasure out = detail::measure_with_atoms(s, N);
     const DeSupport sup = de_support(ds, N);
