@@ -164,7 +164,7 @@ def _oracle(case: str, kwargs: dict[str, Any], result: Any) -> str | None:
         k = np.asarray(result.value)
         conv = np.asarray(result.converged)
         if np.isrealobj(z) and conv.any():
-            want = kappa_isotropic(z.astype(complex), len(eigs), kwargs["N"])
+            want = kappa_isotropic(z.astype(float), len(eigs), kwargs["N"])   # real z: the positive root
             if np.any(np.abs(k[conv] - np.asarray(want)[conv]) > 1e-9 * np.abs(np.asarray(want)[conv]) + 1e-300):
                 return "isotropic kappa (a quadratic) missed"
     if case == "kappa0" and iso:

@@ -207,3 +207,12 @@ def test_kl_of_sample_covariance_power_law(k: float, ratio: int) -> None:
     fwd, rev = theory.kl_wishart(d, N)
     assert abs(float(ds.kl_fwd_mean) - fwd) < 3 * float(ds.kl_fwd_sem)
     assert abs(float(ds.kl_rev_mean) - rev) < 3 * float(ds.kl_rev_sem)
+
+
+def test_ensemble_too_large_for_memory_is_a_value_error_stating_the_size() -> None:
+    """N = 1e12 (a d x N draw) and d = 1e5 weighted (draws x d x d covariances) used to end in a
+    MemoryError deep in NumPy (7.3 TiB, 74.5 GiB)."""
+    with pytest.raises(ValueError, match=r"ensemble needs about .* GiB \(d = 1, N = 1e\+12"):
+        ensemble(lindiff.Spectrum([1.0]), 10**12, draws=2, t=[1])
+    with pytest.raises(ValueError, match=r"d = 100000"):
+        ensemble(lindiff.Spectrum([1.0, 2.0], weights=[5e4, 5e4]), 10, draws=2, t=[1])

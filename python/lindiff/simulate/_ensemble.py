@@ -9,6 +9,7 @@ into means and standard errors, the form :func:`lindiff.validate` compares with 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -40,6 +41,24 @@ _DESCRIPTIONS = {
 }
 # memory for one batched eigendecomposition: the matrices C (and their eigenvectors, in place)
 _BATCH_BYTES = 256 * 2**20
+
+
+def _physical_memory() -> float:
+    try:
+        return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):  # not POSIX: no stated limit
+        return float("inf")
+
+
+def _check_memory(d: float, N_max: float, draws: int) -> None:
+    """A ValueError that states the size, instead of a MemoryError deep inside NumPy: a draw holds
+    its d x N data, and the batched eigendecomposition the draws' d x d covariances."""
+    need = 8.0 * max(d * N_max, draws * d * d)
+    have = _physical_memory()
+    if need > have:
+        raise ValueError(f"ensemble needs about {need / 2**30:.3g} GiB (d = {d:g}, N = {N_max:g}, draws = {draws}: "
+                         f"d x N data per draw and draws x d x d covariances), more than this machine's "
+                         f"{have / 2**30:.3g} GiB; lower N, d or draws")
 
 
 def _sample_sizes(N: ArrayLike, centred: bool) -> Axis:
@@ -284,6 +303,7 @@ def ensemble(
             raise ValueError(f"{name} must be a bool (got {flag!r})")
     rotate, centred = bool(rotate), bool(centred)
     Nax = _sample_sizes(N, centred)
+    _check_memory(float(spectrum.d), float(np.max(Nax.values)), draws)
     cax = axis("c", c, positive=False)
     if eta_tau is None:
         if gd_eta is not None:
