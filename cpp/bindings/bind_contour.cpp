@@ -17,6 +17,14 @@ py::array_t<cplx> to_array(const std::vector<cplx>& v) {
     return a;
 }
 
+MeasureOptions rule_options(double tol, int m_min, int m_max) {
+    MeasureOptions opt;
+    opt.tol = tol;
+    opt.m_min = m_min;
+    opt.m_max = m_max;
+    return opt;
+}
+
 py::dict measure_dict(const DeMeasure& r) {
     py::dict d;
     d["nodes"] = to_array(r.nodes);
@@ -45,10 +53,7 @@ void register_contour(py::module_& m) {
         [](darray lam, std::optional<darray> w, double N, double tol, int m_min, int m_max,
            double height_max) {
             PySpectrum sp(std::move(lam), std::move(w));
-            MeasureOptions opt;
-            opt.tol = tol;
-            opt.m_min = m_min;
-            opt.m_max = m_max;
+            MeasureOptions opt = rule_options(tol, m_min, m_max);
             opt.height_max = height_max;
             DeMeasure r;
             {
@@ -65,10 +70,7 @@ void register_contour(py::module_& m) {
         "de_measure_real",
         [](darray lam, std::optional<darray> w, double N, double tol, int m_min, int m_max) {
             PySpectrum sp(std::move(lam), std::move(w));
-            MeasureOptions opt;
-            opt.tol = tol;
-            opt.m_min = m_min;
-            opt.m_max = m_max;
+            const MeasureOptions opt = rule_options(tol, m_min, m_max);
             DeMeasure r;
             {
                 py::gil_scoped_release release;

@@ -125,8 +125,25 @@ inline DeMeasure measure_with_atoms(const SpectrumView& s, double N) {
 /// Worst relative error of a rule's checks: the masses of the three measures, the mean of rho,
 /// and the three Stieltjes transforms at z0 in {s_lo, sqrt(s_lo s_hi), s_hi} (real z0 > 0, outside
 /// the support) against the real fixed point solved there.
-inline double measure_error(const SpectrumView& s, double N, const DeMeasure& mu) {
-    const double ztest[3] = {mu.s_lo, std::sqrt(mu.s_lo * mu.s_hi), mu.s_hi};
+/// The real test points z0 in {s_lo, sqrt(s_lo s_hi), s_hi} and the three transforms there from the
+/// real fixed point (solved once per rule, not per refinement level).
+struct MeasureReferences {
+    double z[3];
+    std::array<double, 3> transforms[3];
+};
+
+inline MeasureReferences measure_references(const SpectrumView& s, double N, const DeMeasure& mu) {
+    MeasureReferences ref{{mu.s_lo, std::sqrt(mu.s_lo * mu.s_hi), mu.s_hi}, {}};
+    for (int k = 0; k < 3; ++k) {
+        const RootResult<double> r =
+            solve_kappa_real_point(s, N, mu.kappa0, ref.z[k], NAN, KappaOptions{1e-15, 300, 0.1}).root;
+        ref.transforms[k] = de_transforms<double>(s, ref.z[k], r.x);
+    }
+    return ref;
+}
+
+inline double measure_error(const MeasureReferences& ref, const DeMeasure& mu) {
+    const double* ztest = ref.z;
     cplx m_rho = 0, m_sig = 0, m_sinv = 0, mean = 0;
     cplx tg[3] = {0, 0, 0}, th[3] = {0, 0, 0}, tinv[3] = {0, 0, 0};
     for (std::size_t j = 0; j < mu.nodes.size(); ++j) {
@@ -152,12 +169,10 @@ inline double measure_error(const SpectrumView& s, double N, const DeMeasure& mu
     err = std::max(err, rel(m_sinv + mu.atom_sinv, mu.mass_sinv));
     err = std::max(err, rel(mean, mu.mean_rho));
     for (int k = 0; k < 3; ++k) {
-        const RootResult<double> r =
-            solve_kappa_real_point(s, N, mu.kappa0, ztest[k], NAN, KappaOptions{1e-15, 300, 0.1}).root;
-        const auto ref = de_transforms<double>(s, ztest[k], r.x);
-        err = std::max(err, rel(tg[k] + mu.atom_rho / ztest[k], ref[0]));
-        err = std::max(err, rel(th[k] + mu.atom_sigma / ztest[k], ref[1]));
-        err = std::max(err, rel(tinv[k] + mu.atom_sinv / ztest[k], ref[2]));
+        const auto& want = ref.transforms[k];
+        err = std::max(err, rel(tg[k] + mu.atom_rho / ztest[k], want[0]));
+        err = std::max(err, rel(th[k] + mu.atom_sigma / ztest[k], want[1]));
+        err = std::max(err, rel(tinv[k] + mu.atom_sinv / ztest[k], want[2]));
     }
     return err;
 }
@@ -207,6 +222,7 @@ inline DeMeasure de_measure(const SpectrumView& s, double N, const MeasureOption
     const double A = 0.5 * L * (rho + 1.0 / rho);
     const double B = 0.5 * L * (rho - 1.0 / rho);
 
+    const detail::MeasureReferences refs = detail::measure_references(s, N, out);
     bool failed_before = false;
     for (int M = opt.m_min; M <= opt.m_max; M *= 2) {
         std::vector<cplx> z(M), w(M), du(M);
@@ -239,7 +255,7 @@ inline DeMeasure de_measure(const SpectrumView& s, double N, const MeasureOption
             out.w_sinv[j] = fac * ginv;
         }
         out.kappa_failures = failures;
-        const double err = detail::measure_error(s, N, out);
+        const double err = detail::measure_error(refs, out);
         out.error = err;
         if (failures == 0 && err <= opt.tol) {
             out.converged = true;

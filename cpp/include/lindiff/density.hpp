@@ -301,7 +301,7 @@ inline DeMeasure de_measure_real(const SpectrumView& s, double N, const MeasureO
         }
         all_ok = all_ok && ok;
     }
-    out.error = detail::measure_error(s, N, out);
+    out.error = detail::measure_error(detail::measure_references(s, N, out), out);
     out.converged = all_ok && out.error <= opt.tol;
     out.message = out.converged ? "converged" : (all_ok ? "checks above tol" : "node limit reached");
     out.intervals = sup.s_lo.size();
