@@ -386,3 +386,33 @@ def test_familywise_threshold_is_sidak_and_keeps_the_z_scores() -> None:
     assert not lindiff.validate(wrong, sim, familywise=True).passed
     with pytest.raises(ValueError, match="familywise"):
         lindiff.validate(th, sim, familywise="yes")
+
+
+def test_fuzz_familywise_nsigma() -> None:
+    """familywise over valid, edge and invalid nsigma: the threshold is >= nsigma, grows with it, the
+    z-scores never change, bad input is a ValueError naming the argument."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    import lindiff
+    from lindiff import simulate, theory
+
+    spec = lindiff.Spectrum.powerlaw(30, k=1.0)
+    sim = simulate.ensemble(spec, N=[15, 60], t=[1, 100], draws=4)
+    th = theory.static_losses(spec, [15, 60], t=[1, 100])
+    base = lindiff.validate(th, sim)
+
+    @settings(max_examples=25, deadline=None, derandomize=True, database=None)
+    @given(st.one_of(st.floats(0.1, 8.0), st.sampled_from([0.0, -1.0, float("nan"), float("inf"), "x", None])))
+    def check(ns):  # type: ignore[no-untyped-def]
+        ok = isinstance(ns, float) and np.isfinite(ns) and ns > 0
+        if not ok:
+            with pytest.raises(ValueError, match="nsigma"):
+                lindiff.validate(th, sim, nsigma=ns, familywise=True)
+            return
+        fw = lindiff.validate(th, sim, nsigma=ns, familywise=True)
+        assert fw.nsigma >= ns and np.isfinite(fw.nsigma)
+        np.testing.assert_array_equal(fw.table.test_z, base.table.test_z)
+        assert fw.passed == all(bool(np.all(np.abs(fw.table[f"{v}_z"]) <= fw.nsigma)) for v in fw.variables)
+
+    check()
