@@ -20,7 +20,7 @@ import numpy as np
 
 import lindiff
 from lindiff import _core
-from lindiff.exact import _population
+from lindiff._random import population_eigen
 from lindiff.simulate import ensemble
 from lindiff.simulate._common import draw_seeds
 from lindiff.simulate._ensemble import _covariances
@@ -38,7 +38,7 @@ def main() -> None:
     args = ap.parse_args()
 
     spec = lindiff.Spectrum.powerlaw(args.d, args.k)
-    lam, P = _population(spec)
+    lam, P = population_eigen(spec)
     seeds = draw_seeds(0, args.draws)
     print(f"lindiff {lindiff.__version__}: {lindiff.build_info()['build']}")
     print(f"d = {args.d}, k = {args.k}, {args.draws} draws, t = {args.t}; "

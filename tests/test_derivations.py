@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import doctest
 import json
-import os
 import subprocess
 import sys
 import time
@@ -18,7 +17,7 @@ import sympy as sp
 import lindiff
 from lindiff import derivations as LD
 from lindiff.derivations import check as ck
-from lindiff.derivations import gradflow, kl, losses, memorization, replica
+from lindiff.derivations import losses, memorization, replica
 from lindiff.derivations.symbols import N, d, df1, explicit, gam, kappa, qr, z
 
 ALL_CHECKS = [c for m in LD.MODULES for c in LD.build(m).all_checks()]

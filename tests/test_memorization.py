@@ -388,14 +388,16 @@ def test_nearest_neighbour_ratio_brute_force():
 
 
 def test_sampler_uses_the_same_nearest_neighbour():
-    from lindiff.simulate import _sample
+    """simulate.sample's nearest-neighbour statistics are those of nearest_neighbour_ratio."""
+    import lindiff
+    from lindiff import exact, simulate
 
-    assert not hasattr(_sample, "_nearest")
-    rng = np.random.default_rng(71)
-    X, U = rng.normal(size=(3, 12)), rng.normal(size=(3, 40))  # columns as points, as in the sampler
-    idx, dist, ratio = _sample._nearest_rows(X.T, U.T)
-    nn = nearest_neighbour_ratio(X.T, U.T)
-    assert np.array_equal(idx, nn.index) and np.array_equal(ratio, nn.ratio) and np.array_equal(dist, nn.distance)
+    X, S = exact.draw_data(lindiff.Spectrum.powerlaw(3, k=1.0), N=12, seed=71)
+    model = simulate.LinearModel.closed_form(X, lindiff.Schedule.linear(T=50), sigma=S)
+    out = simulate.sample(model, 40, seed=3)
+    nn = nearest_neighbour_ratio(X.T, out.samples.T)   # columns as points in the sampler
+    assert np.array_equal(out.nearest_index, nn.index) and np.array_equal(out.nearest_ratio, nn.ratio)
+    assert np.array_equal(out.nearest_distance, nn.distance)
 
 
 # ----------------------------------------------------------------------------- exact data law as reference

@@ -184,17 +184,37 @@ def test_cache_hit_skips_the_work(tmp_path) -> None:  # type: ignore[no-untyped-
     assert not list(cache.glob(".tmp-*"))                         # atomic writes leave no temporaries
 
 
-@pytest.mark.parametrize("damage", ["truncate", "flip", "garbage"])
+def _damage(victim, damage: str) -> None:  # type: ignore[no-untyped-def]
+    import hashlib
+    import pickle
+
+    from lindiff._sweep_cache import _MAGIC
+
+    raw = victim.read_bytes()
+    if damage == "not-a-dataset":   # a valid header and checksum around a result of the wrong kind
+        entry = pickle.loads(raw[len(_MAGIC) + 32:])
+        payload = pickle.dumps({**entry, "result": "not a Dataset"})
+        victim.write_bytes(_MAGIC + hashlib.sha256(payload).digest() + payload)
+    elif damage == "directory":     # the entry's path is a directory (with something in it)
+        victim.unlink()
+        victim.mkdir()
+        (victim / "keep.txt").write_text("user data")
+    else:
+        victim.write_bytes({"truncate": raw[: len(raw) // 2], "flip": raw[:-1] + bytes([raw[-1] ^ 1]),
+                            "garbage": b"not a cache file"}[damage])
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "garbage", "not-a-dataset", "directory"])
 def test_cache_recovers_from_a_bad_entry(tmp_path, damage) -> None:  # type: ignore[no-untyped-def]
     log, cache = tmp_path / "calls.log", tmp_path / "cache"
     kw = dict(fixed={"log": str(log)}, cache=cache, progress=False)
     first = lindiff.sweep(_counted, {"x": [1.0, 2.0]}, **kw)
     victim = sorted(cache.glob("*.ldsweep"))[0]
-    raw = victim.read_bytes()
-    victim.write_bytes({"truncate": raw[: len(raw) // 2], "flip": raw[:-1] + bytes([raw[-1] ^ 1]),
-                        "garbage": b"not a cache file"}[damage])
-    with pytest.warns(SweepCacheWarning, match="recomputing"):
+    _damage(victim, damage)
+    with pytest.warns(SweepCacheWarning, match="recomputing|moved it"):
         again = lindiff.sweep(_counted, {"x": [1.0, 2.0]}, **kw)
+    if damage == "directory":        # moved aside, not deleted
+        assert [p.read_text() for p in cache.glob(".broken-*/*/keep.txt")] == ["user data"]
     assert _calls(log) == 3                                        # only the damaged point ran again
     xr.testing.assert_identical(again, first)
     with warnings.catch_warnings():
@@ -333,3 +353,15 @@ def test_named_executor() -> None:
     with pytest.raises(ValueError, match="workers"):
         with named_executor("process", 0):
             pass
+
+
+def _dup_index(x: float) -> xr.Dataset:
+    k = [x, x] if x > 1 else [0.0, 1.0, 2.0]
+    return xr.Dataset({"v": ("k", np.ones(len(k)))}, coords={"k": k})
+
+
+def test_differing_layouts_need_unique_index_values() -> None:
+    """Different layouts are outer-joined; a duplicated index value (undefined join) is a ValueError
+    that names the grid point, not xarray's AlignmentError."""
+    with pytest.raises(ValueError, match=r"result at \(x=2.0\) has duplicate values in its index 'k'"):
+        lindiff.sweep(_dup_index, {"x": [1.0, 2.0]}, progress=False)

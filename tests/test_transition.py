@@ -13,7 +13,7 @@ import xarray as xr
 import lindiff
 from lindiff import exact
 from lindiff.memorization import (GeneratedFit, GeneratorModel, LinearDiffusionModel, OneStepModel, crossing,
-                                  relative_distance, transition)
+                                  transition)
 
 GRID = [4, 8, 16, 32, 128]
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .errors import ConvergenceError
+from .errors import ConvergenceError, DivergenceWarning
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -82,9 +83,19 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
             eta = train(spec, int(args.N), args.c, sched, t=args.t, steps=1, draws=args.draws, seed=args.seed).eta / 20
         steps = 4000 if steps is None else steps
     steps = 400 if steps is None else steps
-    res = train(spec, int(args.N), args.c, sched, t=args.t, method=args.method, eta=eta, steps=steps,
-                draws=args.draws, seed=args.seed, record_every=max(1, steps // 10))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DivergenceWarning)
+        res = train(spec, int(args.N), args.c, sched, t=args.t, method=args.method, eta=eta, steps=steps,
+                    draws=args.draws, seed=args.seed, record_every=max(1, steps // 10))
+    for w in caught:   # show the other warnings as they would have been shown
+        if not issubclass(w.category, DivergenceWarning):
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     ds = res.losses
+    n_div = int(ds.diverged.sum())
+    if n_div:   # a too-large --eta is the user's choice: say why, no traceback, no comparison of cut runs
+        why = "; ".join(str(w.message) for w in caught if issubclass(w.category, DivergenceWarning))
+        raise ValueError(f"--eta {res.eta:.4g}: {n_div} of {ds.diverged.size} (draw, t) trainings diverged, so "
+                         f"there is nothing to compare ({why}); choose a smaller --eta or leave it unset")
     et = ds.eta_tau.values[1:]
     if args.method == "gd":   # explicit GD has its own theory: n = eta_tau / eta steps of (1 - 2 eta m)^n
         th = gradflow_losses(spec, args.N, et, args.c, sched, t=args.t, gd_eta=res.eta, strict=args.strict)
@@ -121,13 +132,13 @@ def _print_loss_table(ds: xr.Dataset, th: xr.Dataset, et: np.ndarray, times: Seq
 def _cmd_sweep(args: argparse.Namespace) -> int:
     import importlib
 
-    return int(importlib.import_module("lindiff.sweep")._main(args))
+    return int(importlib.import_module("lindiff.sweep").run_cli(args))
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
-    from .reproduce import _main
+    from .reproduce import run_cli
 
-    return int(_main(args))
+    return int(run_cli(args))
 
 
 def _cmd_selftest(args: argparse.Namespace) -> int:

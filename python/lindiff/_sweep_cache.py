@@ -183,15 +183,19 @@ class DiskCache:
     def path(self, key: str) -> Path:
         return self.directory / f"{key}.ldsweep"
 
-    def load(self, key: str) -> tuple[bool, Any]:
-        """``(True, value)`` on a valid hit, ``(False, None)`` on a miss or a bad entry (with a warning)."""
+    def load(self, key: str, kind: type | tuple[type, ...] = object) -> tuple[bool, Any]:
+        """``(True, value)`` on a valid hit, ``(False, None)`` on a miss or a bad entry (with a warning).
+
+        A stored value that is not an instance of ``kind`` is a bad entry too (recomputed, then
+        overwritten), whatever its checksum says.
+        """
         path = self.path(key)
         try:
             raw = path.read_bytes()
         except FileNotFoundError:
             return False, None
         except OSError as e:
-            return self._bad(path, f"unreadable: {e}")
+            return self._bad(path, f"unreadable: {e.strerror or e}")
         head = len(_MAGIC) + _DIGEST
         if len(raw) < head or not raw.startswith(_MAGIC):
             return self._bad(path, "bad header (truncated or not a sweep cache file)")
@@ -204,6 +208,8 @@ class DiskCache:
             return self._bad(path, f"cannot be unpickled ({type(e).__name__}: {e})")
         if not isinstance(entry, dict) or entry.get("key") != key or "result" not in entry:
             return self._bad(path, "content does not match its key")
+        if not isinstance(entry["result"], kind):
+            return self._bad(path, f"holding a {type(entry['result']).__name__}, not a result")
         return True, entry["result"]
 
     def store(self, key: str, value: Any, meta: dict[str, Any]) -> None:
@@ -217,6 +223,7 @@ class DiskCache:
                 f.write(_MAGIC + hashlib.sha256(payload).digest() + payload)
                 f.flush()
                 os.fsync(f.fileno())
+            self._clear_slot(self.path(key))
             os.replace(tmp, self.path(key))
             tmp = None
         except OSError as e:
@@ -228,6 +235,16 @@ class DiskCache:
                     os.unlink(tmp)
                 except OSError:
                     pass
+
+    @staticmethod
+    def _clear_slot(path: Path) -> None:
+        """A directory (or other non-file) where an entry belongs is moved aside (``.broken-*``), so
+        the entry can be written again; its content is kept for the user to inspect."""
+        if path.is_dir() and not path.is_symlink():
+            aside = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".broken-{path.stem[:16]}-"))
+            os.replace(path, aside / path.name)
+            warnings.warn(SweepCacheWarning(f"lindiff.sweep: cache entry {path} was a directory; moved it to "
+                                            f"{aside} and wrote the entry"), stacklevel=5)
 
     @staticmethod
     def _bad(path: Path, why: str) -> tuple[bool, None]:

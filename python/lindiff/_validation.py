@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import numbers
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["positive_scalar", "real_array", "positive_array", "nonneg_scalar", "positive_int"]
+if TYPE_CHECKING:
+    from .schedule import Schedule
+    from .spectrum import Spectrum
+
+__all__ = ["positive_scalar", "real_array", "positive_array", "nonneg_scalar", "positive_int", "check_spectrum",
+           "check_schedule"]
 
 
 def positive_scalar(name: str, value: object) -> float:
@@ -69,3 +75,24 @@ def positive_array(name: str, value: ArrayLike, *, ndim: int | None = None) -> N
         bad = arr[~(arr > 0)].ravel()[0]
         raise ValueError(f"{name} must be > 0 everywhere (got {bad!r})")
     return arr
+
+
+def check_spectrum(spectrum: object, name: str = "spectrum") -> Spectrum:
+    """``spectrum`` itself after checking it is a :class:`lindiff.Spectrum`."""
+    from .spectrum import Spectrum
+
+    if not isinstance(spectrum, Spectrum):
+        raise ValueError(f"{name} must be a lindiff.Spectrum (got {type(spectrum).__name__})")
+    return spectrum
+
+
+def check_schedule(schedule: object, name: str = "schedule") -> Schedule:
+    """``schedule`` itself after checking it is a :class:`lindiff.Schedule`; None is the default
+    linear schedule."""
+    from .schedule import Schedule
+
+    if schedule is None:
+        return Schedule.linear()
+    if not isinstance(schedule, Schedule):
+        raise ValueError(f"{name} must be a lindiff.Schedule or None (got {type(schedule).__name__})")
+    return schedule

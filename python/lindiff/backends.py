@@ -5,13 +5,14 @@ from __future__ import annotations
 import functools
 from types import ModuleType
 
-__all__ = ["available_backends", "cuda_device", "resolve_backend", "BACKENDS"]
+__all__ = ["available_backends", "cuda_device", "cuda_module", "resolve_backend", "BACKENDS"]
 
 BACKENDS = ("cpu", "cuda", "auto")
 
 
 @functools.lru_cache(maxsize=1)
-def _cuda_module() -> ModuleType | None:
+def cuda_module() -> ModuleType | None:
+    """The compiled CUDA module ``lindiff._cuda``, or None when lindiff was built without it."""
     try:
         from . import _cuda  # built only with LINDIFF_CUDA=ON
     except ImportError:
@@ -30,7 +31,7 @@ def available_backends() -> list[str]:
     True
     """
     out = ["cpu"]
-    mod = _cuda_module()
+    mod = cuda_module()
     if mod is not None and mod.device_count() > 0:
         out.append("cuda")
     return out
@@ -38,7 +39,7 @@ def available_backends() -> list[str]:
 
 def cuda_device() -> str:
     """A description of the CUDA device, or why there is none."""
-    mod = _cuda_module()
+    mod = cuda_module()
     if mod is None:
         return "lindiff was built without the CUDA backend (LINDIFF_CUDA=OFF)"
     return str(mod.device_description())

@@ -34,15 +34,14 @@ True
 
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from ._random import Population, draw_training_set, population_eigen, population_matrix, seed_sequence
 from ._validation import nonneg_scalar, positive_int, real_array
 from .schedule import Schedule
-from .spectrum import Spectrum
 from .theory.sampler import SAMPLERS, sampler_gamma, training_time
 
 __all__ = [
@@ -58,55 +57,6 @@ __all__ = [
     "losses",
     "sigma_gen",
 ]
-
-Population = Spectrum | ArrayLike
-
-
-# ---------------------------------------------------------------------- population handling
-def _population(population: Population, name: str = "population") -> tuple[NDArray[np.float64], NDArray[np.float64] | None]:
-    """(eigenvalues, eigenvectors or None) of Sigma; None means Sigma is diagonal in the standard basis.
-
-    A :class:`Spectrum` (expanded with its multiplicities, in its own order) or a 1-d array is the
-    diagonal of Sigma; a 2-d array is a full symmetric positive definite matrix.
-    """
-    if isinstance(population, Spectrum):
-        try:
-            return population.expanded(), None
-        except ValueError:
-            raise ValueError(f"{name} must have integer multiplicities to be expanded to a d x d Sigma") from None
-    arr = real_array(name, population)
-    if arr.ndim == 1:
-        if arr.size == 0 or not np.all(arr > 0):
-            raise ValueError(f"{name} (the diagonal of Sigma) must be non-empty and > 0")
-        return arr.copy(), None
-    if arr.ndim != 2 or arr.shape[0] != arr.shape[1] or arr.shape[0] == 0:
-        raise ValueError(f"{name} must be a Spectrum, a 1-d diagonal, or a square d x d matrix (got shape {arr.shape})")
-    scale = float(np.max(np.abs(arr)))
-    if not np.allclose(arr, arr.T, rtol=1e-10, atol=1e-12 * scale):
-        raise ValueError(f"{name} must be symmetric")
-    lam, P = np.linalg.eigh(0.5 * (arr + arr.T))
-    if not lam[0] > 0:
-        raise ValueError(f"{name} must be positive definite (smallest eigenvalue {lam[0]:.3g})")
-    return lam, P
-
-
-def _population_matrix(population: Population, name: str = "sigma") -> NDArray[np.float64]:
-    lam, P = _population(population, name)
-    return np.diag(lam) if P is None else (P * lam) @ P.T
-
-
-def _seed_sequence(seed: int | np.random.SeedSequence) -> np.random.SeedSequence:
-    if isinstance(seed, np.random.SeedSequence):
-        return seed
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (numbers.Integral, np.integer)) or int(seed) < 0:
-        raise ValueError(f"seed must be an integer >= 0 or a numpy.random.SeedSequence (got {seed!r})")
-    return np.random.SeedSequence(int(seed))
-
-
-def _haar(d: int, rng: np.random.Generator) -> NDArray[np.float64]:
-    """A Haar-random orthogonal matrix (QR of a Gaussian matrix with the sign fix)."""
-    Q, R = np.linalg.qr(rng.standard_normal((d, d)))
-    return Q * np.sign(np.diag(R))
 
 
 def draw_data(
@@ -145,29 +95,13 @@ def draw_data(
     N = positive_int("N", N)
     if not isinstance(rotate, (bool, np.bool_)):
         raise ValueError(f"rotate must be a bool (got {rotate!r})")
-    lam, P = _population(population)
-    X, O = _draw(lam, P, N, _seed_sequence(seed), bool(rotate))
+    lam, P = population_eigen(population)
+    X, O = draw_training_set(lam, P, N, seed_sequence(seed), bool(rotate))
     sigma = np.diag(lam) if P is None else (P * lam) @ P.T
     if O is not None:
         sigma = O @ sigma @ O.T
         sigma = 0.5 * (sigma + sigma.T)
     return X, sigma
-
-
-def _draw(lam: NDArray[np.float64], P: NDArray[np.float64] | None, N: int, ss: np.random.SeedSequence,
-          rotate: bool) -> tuple[NDArray[np.float64], NDArray[np.float64] | None]:
-    """The training set of :func:`draw_data` (validated arguments) and the rotation O (or None).
-
-    Sigma's eigenvectors in the basis of X are ``O @ P`` (``O`` when P is None, i.e. Sigma diagonal).
-    """
-    d = lam.size
-    Z = np.random.default_rng(ss).standard_normal((d, N))
-    X = np.sqrt(lam)[:, None] * Z if P is None else (P * np.sqrt(lam)) @ (P.T @ Z)
-    O = None
-    if rotate:
-        O = _haar(d, np.random.default_rng(np.random.SeedSequence(ss.entropy, spawn_key=ss.spawn_key + (0,))))
-        X = O @ X
-    return X, O
 
 
 def _readonly(a: ArrayLike) -> NDArray[np.float64]:
@@ -305,7 +239,7 @@ class SampleSpectrum:
         >>> smp.s.round(6), smp.rank
         (array([3., 1., 0.]), 2)
         """
-        lam, P = _population(population)
+        lam, P = population_eigen(population)
         d = lam.size
         Xa = real_array("X", X, ndim=2)
         if Xa.shape[0] != d:
@@ -376,7 +310,7 @@ class SampleSpectrum:
         >>> bool(np.allclose(smp.s, SampleSpectrum.from_data(X, np.ones(3)).s))
         True
         """
-        lam, P = _population(population)
+        lam, P = population_eigen(population)
         d = lam.size
         sa = real_array("s", s, ndim=1)
         Va = real_array("V", V, ndim=2)
@@ -896,7 +830,7 @@ def kl(
 
 # ---------------------------------------------------------------------- dense denoisers
 def _dense_args(W: ArrayLike, sigma: Population, a: float, b: float) -> tuple[NDArray[np.float64], NDArray[np.float64], float, float]:
-    S = _population_matrix(sigma, "sigma")
+    S = population_matrix(sigma, "sigma")
     d = S.shape[0]
     Wa = real_array("W", W)
     if Wa.ndim < 2 or Wa.shape[-2:] != (d, d):

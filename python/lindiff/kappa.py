@@ -12,7 +12,7 @@ from . import _core
 from ._display import Cell
 from ._results import DiagnosticsMixin, report_convergence
 from ._validation import positive_int, positive_scalar
-from .backends import _cuda_module, resolve_backend
+from .backends import cuda_module, resolve_backend
 from .spectrum import Spectrum
 
 __all__ = ["KappaResult", "kappa", "kappa_prime", "kappa0"]
@@ -211,7 +211,7 @@ def kappa(
                 "pass complex z for the analytic continuation"
             )
         which = resolve_backend(backend, work=float(zr.size) * len(spectrum))
-        solver = _core.solve_kappa_real if which == "cpu" else _cuda_module().solve_kappa_real  # type: ignore[union-attr]
+        solver = _core.solve_kappa_real if which == "cpu" else cuda_module().solve_kappa_real  # type: ignore[union-attr]
         val, der, conv, its, res, sums = solver(*spectrum._core_args(), N, zr.ravel(), tol=tol,
                                                 max_iter=max_iter)
         df1, df2 = sums[:, 1].copy(), sums[:, 2].copy()

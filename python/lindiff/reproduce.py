@@ -63,6 +63,7 @@ import xarray as xr
 from numpy.typing import NDArray
 
 from . import __version__, build_info
+from ._labelled import netcdf_safe
 from ._validation import positive_int
 from .sweep import named_executor
 
@@ -658,10 +659,8 @@ def _save(fig: Any, out: Path, name: str, caption: str) -> tuple[str, str]:
 def _write_data(name: str, ds: xr.Dataset, out: Path) -> list[str]:
     """``name.nc`` (everything, per-draw values included) and CSV files of the summary variables
     (those without a draw / repeat dimension; one file per set of dimensions)."""
-    from .sweep import _netcdf_safe
-
     files = [f"{name}.nc"]
-    _netcdf_safe(ds).to_netcdf(out / files[0], engine="scipy")
+    netcdf_safe(ds).to_netcdf(out / files[0], engine="scipy")
     groups: dict[tuple[str, ...], list[str]] = {}
     for v, da in ds.data_vars.items():
         if "draw" in da.dims or "repeat" in da.dims or not np.issubdtype(da.dtype, np.number):
@@ -964,7 +963,7 @@ def run(
             "readme": readme}
 
 
-def _main(args: Any) -> int:
+def run_cli(args: Any) -> int:
     """``lindiff reproduce`` (see :mod:`lindiff.__main__`)."""
     argv = ["reproduce"] + (["--quick"] if args.quick else []) + ["--out", str(args.out), "--executor", args.executor]
     argv += (["--workers", str(args.workers)] if args.workers else []) + (["--quiet"] if args.quiet else [])

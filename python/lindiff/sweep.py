@@ -28,7 +28,6 @@ import importlib
 import inspect
 import math
 import multiprocessing
-import numbers
 import os
 import pickle
 import sys
@@ -40,6 +39,8 @@ import xarray as xr
 from numpy.typing import NDArray
 
 from . import __version__, _core
+from ._labelled import netcdf_safe
+from ._random import seed_sequence
 from ._sweep_cache import DiskCache, SweepCacheWarning, cache_key, function_identity
 from ._validation import positive_int
 
@@ -86,11 +87,7 @@ def _hashable(v: Any) -> Any:
 
 
 def _check_seed(seed: object) -> np.random.SeedSequence | None:
-    if seed is None or isinstance(seed, np.random.SeedSequence):
-        return seed
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (numbers.Integral, np.integer)) or int(seed) < 0:
-        raise ValueError(f"seed must be an integer >= 0, a numpy.random.SeedSequence or None (got {seed!r})")
-    return np.random.SeedSequence(int(seed))
+    return None if seed is None else seed_sequence(seed)  # type: ignore[arg-type]
 
 
 def _signature_checks(fn: Callable[..., Any], names: Sequence[str], want_seed: bool) -> bool:
@@ -238,6 +235,18 @@ def _same_layout(results: list[xr.Dataset]) -> bool:
     return True
 
 
+def _check_joinable(results: list[xr.Dataset], grid: dict[str, NDArray[Any]], point_names: tuple[str, ...]) -> None:
+    """An outer join needs unique, comparable index values in every result: say which point breaks it."""
+    shape = tuple(grid[g].size for g in point_names)
+    for r, idx in zip(results, np.ndindex(*shape), strict=True):
+        for name, index in r.indexes.items():
+            if not index.is_unique:
+                where = ", ".join(f"{g}={grid[g][j]}" for g, j in zip(point_names, idx, strict=True))
+                raise ValueError(f"fn's results differ in layout, so sweep outer-joins them, but the result at "
+                                 f"({where}) has duplicate values in its index {name!r}: an outer join is "
+                                 "undefined; return unique coordinate values")
+
+
 def _assemble(results: list[xr.Dataset], grid: dict[str, NDArray[Any]], point_names: tuple[str, ...],
               attrs: dict[str, Any]) -> xr.Dataset:
     shape = tuple(grid[g].size for g in point_names)
@@ -256,14 +265,18 @@ def _assemble(results: list[xr.Dataset], grid: dict[str, NDArray[Any]], point_na
             (coords if is_coord else data_vars)[k] = stacked
         ds = xr.Dataset(data_vars, coords=coords)
     else:  # layouts differ (e.g. results of different lengths): xarray aligns them, outer join
+        _check_joinable(results, grid, point_names)
         items = [r.expand_dims({g: [grid[g][j]] for g, j in zip(point_names, idx, strict=True)})
                  for r, idx in zip(results, np.ndindex(*shape), strict=True)]
         nested = np.empty(shape, dtype=object)
         for idx, item in zip(np.ndindex(*shape), items, strict=True):
             nested[idx] = item
-        ds = xr.combine_nested(nested.tolist() if shape else items[0], concat_dim=list(point_names),
-                               data_vars="all", coords="different", compat="no_conflicts", join="outer",
-                               combine_attrs="drop_conflicts")
+        try:
+            ds = xr.combine_nested(nested.tolist() if shape else items[0], concat_dim=list(point_names),
+                                   data_vars="all", coords="different", compat="no_conflicts", join="outer",
+                                   combine_attrs="drop_conflicts")
+        except (ValueError, TypeError) as e:   # xarray's alignment and merge errors
+            raise ValueError(f"fn's results differ in layout and cannot be outer-joined: {e}") from e
     ds.attrs = {**_common_attrs([r.attrs for r in results]), **attrs}
     return ds.transpose(*grid, ...)
 
@@ -304,7 +317,8 @@ def sweep(
     followed by the dimensions of fn's result. Coordinates and attributes equal at every point are
     kept once; coordinates that vary become variables over the grid; attributes that vary are
     dropped. When the points' results differ in layout (shapes, coordinates), xarray aligns them
-    (outer join, NaN fill).
+    (outer join, NaN fill); each result's index values must then be unique (a ValueError names
+    the grid point whose are not).
 
     **Vectorised axes.** For an axis named in ``vectorized``, fn receives the whole 1-D array of
     its values in one call and must return an xarray object with that dimension (lindiff's
@@ -472,7 +486,7 @@ def sweep(
                                      pool_size=root.pool_size) if pass_seed and root is not None else None)
         if store is not None:
             keys[flat] = key = cache_key(fn, fixed, params, ss, extra)
-            hit, value = store.load(key)
+            hit, value = store.load(key, xr.Dataset)
             if hit:
                 results[flat] = value
                 continue
@@ -621,27 +635,6 @@ def load_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     return out
 
 
-def _netcdf_safe(ds: xr.Dataset) -> xr.Dataset:
-    """Attributes netCDF can store: bools -> int, other non-numbers -> str; object coords -> str."""
-    def clean(attrs: dict[str, Any]) -> dict[str, Any]:
-        out = {}
-        for k, v in attrs.items():
-            if isinstance(v, (bool, np.bool_)):
-                out[k] = int(v)
-            elif isinstance(v, (str, numbers.Number, np.number)):
-                out[k] = v
-            else:
-                out[k] = str(v)
-        return out
-
-    ds = ds.copy()
-    ds.attrs = clean(ds.attrs)
-    for k in ds.variables:
-        ds[k].attrs = clean(ds[k].attrs)
-        if ds[k].dtype == object:
-            ds[k] = ds[k].astype(str)
-    return ds
-
 
 def process_pool(workers: int) -> cf.ProcessPoolExecutor:
     """A local process pool started with ``forkserver`` (``spawn`` where unavailable; never ``fork``:
@@ -772,11 +765,11 @@ def run_config(path: str | os.PathLike[str], *, executor: str = "serial", worker
             engine = "netcdf4"
         except ImportError:
             engine = "scipy"
-        _netcdf_safe(ds).to_netcdf(out, engine=engine)
+        netcdf_safe(ds).to_netcdf(out, engine=engine)
     return ds
 
 
-def _main(args: Any) -> int:
+def run_cli(args: Any) -> int:
     """``lindiff sweep`` (see :mod:`lindiff.__main__`)."""
     ds = run_config(args.config, executor=args.executor or ("process" if (args.workers or 1) > 1 else "serial"),
                     workers=args.workers, scheduler=args.scheduler, out=args.out, cache=args.cache,

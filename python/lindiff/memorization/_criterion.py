@@ -12,6 +12,7 @@ from scipy.special import logsumexp
 
 from .. import _core
 from .._display import html_table, text_table
+from .._distances import nearest_rows
 from .._validation import positive_int, positive_scalar, real_array
 
 __all__ = ["NearestNeighbour", "ReferenceSample", "RelativeDistance", "kde_bandwidth",
@@ -1033,47 +1034,6 @@ class NearestNeighbour:
         return math.nan if self.ratio is None else float(np.mean(self.ratio < 1.0 / 3.0))
 
 
-_NN_BLOCK_ELEMENTS = 1 << 21  # distance block of 2M entries (16 MiB; about 4 such live at once)
-
-
-def _nearest_rows(train: NDArray[np.float64], samples: NDArray[np.float64], chunk: int | None = None
-                  ) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64] | None]:
-    """Nearest and second-nearest training row of each sample row (no input checks).
-
-    Sample rows are taken in chunks whose distance block has at most 2^21 entries, so the memory
-    is ~64 MiB whatever n and N (2e4 x 2e4 points took 1.1 GiB with fixed 2048-row chunks)."""
-    n, N = samples.shape[0], train.shape[0]
-    if chunk is None:
-        chunk = max(1, min(2048, _NN_BLOCK_ELEMENTS // max(N, 1)))
-    # scale by a power of two (exact) so squared distances neither overflow nor underflow; the
-    # ratio is scale-free and the distances are scaled back (inf only if they exceed the range)
-    big = max(float(np.max(np.abs(train), initial=0.0)), float(np.max(np.abs(samples), initial=0.0)))
-    unit = 1.0
-    if big > 0 and not 1e-100 < big < 1e100:
-        unit = math.ldexp(1.0, math.frexp(big)[1])
-        train, samples = train / unit, samples / unit
-    x2 = np.sum(train * train, axis=1)
-    idx = np.empty(n, dtype=np.int64)
-    d1 = np.empty(n)
-    d2 = np.empty(n) if N >= 2 else None
-    for lo in range(0, n, chunk):
-        Uc = samples[lo:lo + chunk]
-        D = np.maximum(np.sum(Uc * Uc, axis=1)[:, None] + x2[None, :] - 2.0 * (Uc @ train.T), 0.0)
-        i = np.argmin(D, axis=1)
-        idx[lo:lo + chunk] = i
-        d1[lo:lo + chunk] = np.sqrt(D[np.arange(D.shape[0]), i])
-        if d2 is not None:
-            d2[lo:lo + chunk] = np.sqrt(np.partition(D, 1, axis=1)[:, 1])
-    ratio = None
-    if d2 is not None:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.where(d2 > 0, d1 / np.where(d2 > 0, d2, 1.0), 1.0)
-    if unit != 1.0:
-        with np.errstate(over="ignore"):
-            d1 = d1 * unit
-    return idx, d1, ratio
-
-
 def nearest_neighbour_ratio(train: ArrayLike, samples: ArrayLike) -> NearestNeighbour:
     """The common nearest-neighbour memorization test, for comparison with the relative distance.
 
@@ -1094,5 +1054,5 @@ def nearest_neighbour_ratio(train: ArrayLike, samples: ArrayLike) -> NearestNeig
     """
     X = _points("train", train)
     U = _points("samples", samples, X.shape[1])
-    idx, d1, ratio = _nearest_rows(X, U)
+    idx, d1, ratio = nearest_rows(X, U)
     return NearestNeighbour(ratio=ratio, index=idx, distance=d1)

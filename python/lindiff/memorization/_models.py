@@ -24,7 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .. import exact
-from ..exact import _seed_sequence
+from .._random import seed_sequence
 from .._validation import positive_int, positive_scalar
 from ..schedule import Schedule
 from ..spectrum import Spectrum
@@ -114,7 +114,7 @@ class LinearDiffusionModel:
 
     def sample_data(self, n: int, seed: int | np.random.SeedSequence = 0) -> NDArray[np.float64]:
         """n fresh points of N(0, Sigma), one per row."""
-        X, _ = exact.draw_data(self.spectrum, positive_int("n", n), _seed_sequence(seed))
+        X, _ = exact.draw_data(self.spectrum, positive_int("n", n), seed_sequence(seed))
         return np.ascontiguousarray(X.T)
 
     def with_N(self, N: int) -> LinearDiffusionModel:
@@ -124,7 +124,7 @@ class LinearDiffusionModel:
 
     def fit(self, seed: int | np.random.SeedSequence = 0) -> GeneratedFit:
         """A seeded training set and the exact Gaussian law of the trained sampler."""
-        X, _ = exact.draw_data(self.spectrum, self.N, _seed_sequence(seed))
+        X, _ = exact.draw_data(self.spectrum, self.N, seed_sequence(seed))
         smp = exact.SampleSpectrum.from_data(X, self.spectrum)
         gamma = exact.sigma_gen(smp, self.schedule, self.c, self.eta_tau, self.sampler)[0]
         assert smp.vectors is not None
@@ -186,7 +186,7 @@ class GeneratorModel:
     def sample_data(self, n: int, seed: int | np.random.SeedSequence = 0) -> NDArray[np.float64]:
         """n points of the data law (rows), from ``data(n, rng)``."""
         n = positive_int("n", n)
-        out = _points("data(n, rng) output", self._data(n, np.random.default_rng(_seed_sequence(seed))))
+        out = _points("data(n, rng) output", self._data(n, np.random.default_rng(seed_sequence(seed))))
         if out.shape[0] != n:
             raise ValueError(f"data(n, rng) must return n = {n} rows (got shape {out.shape})")
         return out
@@ -197,7 +197,7 @@ class GeneratorModel:
 
     def fit(self, seed: int | np.random.SeedSequence = 0) -> GeneratedFit:
         """A training set from ``data`` (child 0 of the seed) and samples of ``generator`` (child 1)."""
-        ss = _seed_sequence(seed)
+        ss = seed_sequence(seed)
         train = self.sample_data(self.N, np.random.SeedSequence(ss.entropy, spawn_key=ss.spawn_key + (0,)))
         rng = np.random.default_rng(np.random.SeedSequence(ss.entropy, spawn_key=ss.spawn_key + (1,)))
         samples = _points("generator output", self._generator(train, self.n_samples, rng), self.d)

@@ -24,7 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .._display import html_table, text_table
-from ..exact import _seed_sequence
+from .._random import seed_sequence
 from .._validation import positive_int, positive_scalar
 from ._criterion import _Gaussian
 
@@ -133,7 +133,7 @@ class OneStepFit:
     def sample(self, n: int, seed: int | np.random.SeedSequence = 0) -> NDArray[np.float64]:
         """n samples of p_gen (rows): ``mean + eigenvectors (sqrt(eigenvalues) z)``."""
         g = _Gaussian(mean=self.mean, evals=self.eigenvalues, evecs=self.eigenvectors)
-        return g.draw(positive_int("n", n), _seed_sequence(seed))
+        return g.draw(positive_int("n", n), seed_sequence(seed))
 
     def _cells(self) -> list[tuple[str, str, bool | None]]:
         N, d = self.train.shape
@@ -225,7 +225,7 @@ class OneStepModel:
 
     def sample_data(self, n: int, seed: int | np.random.SeedSequence = 0) -> NDArray[np.float64]:
         """n fresh points of the data law (rows), e.g. the reference set of the criterion."""
-        rng = np.random.default_rng(_seed_sequence(seed))
+        rng = np.random.default_rng(seed_sequence(seed))
         return self.m + self.sigma * rng.standard_normal((positive_int("n", n), self.d))
 
     def with_N(self, N: int) -> OneStepModel:
@@ -244,7 +244,7 @@ class OneStepModel:
         ``beta_0 = x_bar - beta_1 y_bar``.
         """
         d, N = self.d, self.N
-        rng = np.random.default_rng(_seed_sequence(seed))
+        rng = np.random.default_rng(seed_sequence(seed))
         X = self.m + self.sigma * rng.standard_normal((N, d))
         Y = self.a * X + self.b * rng.standard_normal((N, d))
         xbar, ybar = X.mean(axis=0), Y.mean(axis=0)

@@ -33,7 +33,8 @@ from __future__ import annotations
 
 from ._ensemble import ensemble, summarize
 from ._over_d import ensemble_over_d
-from ._sample import LinearModel, SampleResult, gaussian_kl, sample
+from ._model import LinearModel
+from ._sample import SampleResult, gaussian_kl, sample
 from ._train import METHODS, TrainResult, train
 
 __all__ = ["METHODS", "LinearModel", "SampleResult", "TrainResult", "ensemble", "ensemble_over_d", "gaussian_kl",

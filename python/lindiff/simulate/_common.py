@@ -6,6 +6,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .. import exact
+from .._random import seed_sequence
 from .._validation import positive_int
 from ..spectrum import Spectrum
 
@@ -17,7 +18,7 @@ def draw_seeds(seed: int | np.random.SeedSequence, draws: int) -> list[np.random
     thread count, so ``lindiff.exact.draw_data(spectrum, N, seed=draw_seeds(seed, draws)[i])``
     reproduces its training set."""
     draws = positive_int("draws", draws)
-    ss = exact._seed_sequence(seed)  # children built explicitly: a SeedSequence passed in is not advanced
+    ss = seed_sequence(seed)  # children built explicitly: a SeedSequence passed in is not advanced
     return [np.random.SeedSequence(ss.entropy, spawn_key=tuple(ss.spawn_key) + (i,), pool_size=ss.pool_size)
             for i in range(draws)]
 

@@ -20,11 +20,13 @@ from numpy.typing import ArrayLike, NDArray
 
 from .. import __version__, _core
 from .._validation import positive_int
-from ..exact import SampleSpectrum, _draw, _population, kl_gamma, losses
+from .._random import draw_training_set, population_eigen
+from ..exact import SampleSpectrum, kl_gamma, losses
 from ._common import draw_seeds
 from ..schedule import Schedule
 from ..spectrum import Spectrum
-from ..theory._grid import Axis, assemble, axis, check_schedule, check_spectrum, time_axis
+from .._labelled import Axis, assemble, axis, time_axis
+from .._validation import check_schedule, check_spectrum
 from ..theory.sampler import SAMPLERS, sampler_gamma, training_time
 
 __all__ = ["ensemble", "summarize"]
@@ -153,7 +155,7 @@ def _covariances(lam: NDArray[np.float64], P: NDArray[np.float64] | None, N: int
     means: list[NDArray[np.float64] | None] = [None] * len(seeds)
 
     def one(i: int) -> None:
-        X, O = _draw(lam, P, N, seeds[i], rotate)
+        X, O = draw_training_set(lam, P, N, seeds[i], rotate)
         if centred:
             xbar = X.mean(axis=1)
             Xc = X - xbar[:, None]
@@ -320,7 +322,7 @@ def ensemble(
     elif not callable(gamma):
         raise ValueError(f"gamma must be a callable of the eigenvalues s, or None (got {type(gamma).__name__})")
     seeds = draw_seeds(seed, draws)
-    lam, P = _population(spectrum, "spectrum")
+    lam, P = population_eigen(spectrum, "spectrum")
 
     nN, nc, ne, nt = len(Nax), len(cax), et.size, len(tax)
     res = {k: np.empty((draws, nN, nc, ne, nt)) for k in LOSSES}

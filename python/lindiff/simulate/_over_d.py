@@ -8,7 +8,7 @@ import numpy as np
 import xarray as xr
 from numpy.typing import ArrayLike, NDArray
 
-from .. import exact
+from .._random import seed_sequence
 from .._validation import positive_int, real_array
 from ..schedule import Schedule
 from ..spectrum import Spectrum
@@ -136,7 +136,7 @@ def ensemble_over_d(
     per_d = dict(draws) if isinstance(draws, Mapping) else {d: draws for d in ds_}
     if sorted(per_d) != ds_:
         raise ValueError(f"draws must be an int or a mapping with the keys {ds_} (got keys {sorted(per_d)})")
-    root = exact._seed_sequence(seed)
+    root = seed_sequence(seed)
     theories, sims = {}, {}
     for d in ds_:
         spec = spectrum(d)

@@ -7,113 +7,19 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .. import _core, exact
+from .. import _core
 from .._display import html_table, text_table
-from .._validation import positive_int, real_array
-from ..backends import _cuda_module, resolve_backend
-from ..memorization._criterion import _nearest_rows
+from .._distances import nearest_rows
+from .._random import population_matrix, seed_sequence
+from .._validation import check_schedule, positive_int, real_array
+from ..backends import cuda_module, resolve_backend
 from ..schedule import Schedule
-from ..theory._grid import check_schedule
 from ..theory.sampler import SAMPLERS, sampler_sigma2
 from ._common import philox_key
+from ._model import LinearModel, square_stack
+from ._train import TrainResult
 
-__all__ = ["LinearModel", "SampleResult", "gaussian_kl", "sample"]
-
-
-def _square_stack(name: str, W: ArrayLike, T: int | None = None) -> NDArray[np.float64]:
-    Wa = np.ascontiguousarray(real_array(name, W))
-    if Wa.ndim != 3 or Wa.shape[1] != Wa.shape[2] or Wa.shape[1] == 0:
-        raise ValueError(f"{name} must have shape (T, d, d) (got {Wa.shape})")
-    if T is not None and Wa.shape[0] != T:
-        raise ValueError(f"{name} must hold one d x d matrix per diffusion time t = 1..{T} (got {Wa.shape[0]})")
-    if not np.all(np.isfinite(Wa)):
-        raise ValueError(f"{name} must be finite")
-    return Wa
-
-
-@dataclass(frozen=True, eq=False)
-class LinearModel:
-    """A linear denoiser ``eps_hat = W_t x_t`` for every diffusion time t = 1..T.
-
-    Attributes
-    ----------
-    W : ndarray, shape (T, d, d)
-        ``W[t - 1]`` is W_t.
-    schedule : Schedule
-    training_set : ndarray (d, N) or None
-        The data it was trained on (one sample per column), for nearest-neighbour statistics.
-    sigma : ndarray (d, d) or None
-        The population covariance, for the KL of the samples to the data law.
-
-    Examples
-    --------
-    >>> import numpy as np, lindiff
-    >>> from lindiff import exact
-    >>> from lindiff.simulate import LinearModel
-    >>> X, S = exact.draw_data(lindiff.Spectrum.powerlaw(4, k=1.0), N=8, seed=0)
-    >>> model = LinearModel.closed_form(X, lindiff.Schedule.linear(T=100), sigma=S)
-    >>> model.W.shape
-    (100, 4, 4)
-    """
-
-    W: NDArray[np.float64]
-    schedule: Schedule
-    training_set: NDArray[np.float64] | None = None
-    sigma: NDArray[np.float64] | None = None
-
-    def __post_init__(self) -> None:
-        schedule = check_schedule(self.schedule)
-        object.__setattr__(self, "schedule", schedule)
-        W = _square_stack("W", self.W, schedule.T)
-        object.__setattr__(self, "W", W)
-        d = W.shape[1]
-        if self.training_set is not None:
-            X = real_array("training_set", self.training_set, ndim=2)
-            if X.shape[0] != d:
-                raise ValueError(f"training_set must have shape (d, N) with d = {d} (got {X.shape})")
-            object.__setattr__(self, "training_set", X)
-        if self.sigma is not None:
-            S = exact._population_matrix(self.sigma, "sigma")
-            if S.shape != (d, d):
-                raise ValueError(f"sigma must be a d x d covariance with d = {d} (got {S.shape})")
-            object.__setattr__(self, "sigma", S)
-
-    @property
-    def d(self) -> int:
-        """Dimension."""
-        return int(self.W.shape[1])
-
-    @classmethod
-    def closed_form(
-        cls,
-        X: ArrayLike,
-        schedule: Schedule | None = None,
-        c: float = 0.0,
-        eta_tau: float = np.inf,
-        *,
-        gd_eta: float | None = None,
-        sigma: ArrayLike | None = None,
-    ) -> LinearModel:
-        """The closed-form denoisers of :mod:`lindiff.exact` for a training set X (d x N).
-
-        ``W_t = V diag(b_t phi_t(s)) V^T`` (minimiser at ``eta_tau = inf``, gradient flow, or GD
-        with ``gd_eta``), from C = X X^T / N.
-        """
-        schedule = check_schedule(schedule)
-        Xa = real_array("X", X, ndim=2)
-        pop = np.ones(Xa.shape[0]) if sigma is None else sigma
-        smp = exact.SampleSpectrum.from_data(Xa, pop)
-        if np.ndim(eta_tau) != 0:
-            raise ValueError("eta_tau must be a scalar here (one model per training time)")
-        w = exact.denoiser(smp, schedule, c, None, eta_tau, gd_eta=gd_eta)[0]
-        return cls(smp.matrix(w), schedule, training_set=Xa, sigma=None if sigma is None else pop)
-
-    def sigma_gen(self, sampler: str = "ddpm") -> NDArray[np.float64]:
-        """The exact covariance of the sampler's output, ``G_0`` of
-        ``G_{t-1} = A_t G_t A_t^T + sigma_t^2 I``, ``A_t = (I - (beta_t/b_t) W_t)/sqrt(alpha_t)``, G_T = I
-        (dense, valid for any W_t)."""
-        sch = self.schedule
-        return _core.sampler_covariance(self.W, sch.beta, sch.b, np.sqrt(sampler_sigma2(sch, sampler)))
+__all__ = ["SampleResult", "gaussian_kl", "sample"]
 
 
 def gaussian_kl(A: ArrayLike, B: ArrayLike) -> tuple[float, float]:
@@ -268,14 +174,12 @@ def sample(
     >>> bool(out.chi2_pvalue > 1e-3)              # the samples' covariance is sigma_gen
     True
     """
-    from ._train import TrainResult
-
     if isinstance(model_or_W, (TrainResult, LinearModel)):
         if schedule is not None:
             raise ValueError("schedule is taken from the model; pass it only with a plain W array")
         model = model_or_W.model(0) if isinstance(model_or_W, TrainResult) else model_or_W
     else:
-        model = LinearModel(_square_stack("W", model_or_W), check_schedule(schedule))
+        model = LinearModel(square_stack("W", model_or_W), check_schedule(schedule))
     n = positive_int("n_samples", n_samples)
     if sampler not in SAMPLERS:
         raise ValueError(f"sampler must be one of {SAMPLERS} (got {sampler!r})")
@@ -283,14 +187,14 @@ def sample(
     X = model.training_set if training_set is None else real_array("training_set", training_set, ndim=2)
     if X is not None and X.shape[0] != d:
         raise ValueError(f"training_set must have shape (d, N) with d = {d} (got {X.shape})")
-    S = model.sigma if sigma is None else exact._population_matrix(sigma, "sigma")
+    S = model.sigma if sigma is None else population_matrix(sigma, "sigma")
     if S is not None and S.shape != (d, d):
         raise ValueError(f"sigma must be a d x d covariance with d = {d} (got {S.shape})")
     sch = model.schedule
     sig = np.sqrt(sampler_sigma2(sch, sampler))
-    key = philox_key(exact._seed_sequence(seed), 2)
+    key = philox_key(seed_sequence(seed), 2)
     work = 2.0 * sch.T * d * d * n
-    kernel = _cuda_module() if resolve_backend(backend, work=work, gpu_threshold=1e10) == "cuda" else _core
+    kernel = cuda_module() if resolve_backend(backend, work=work, gpu_threshold=1e10) == "cuda" else _core
     U = kernel.sample_ddpm(model.W, sch.beta, sch.b, sig, key, n)
     cov = U @ U.T / n
     G = model.sigma_gen(sampler)
@@ -313,7 +217,7 @@ def sample(
     kd = gaussian_kl(cov, S) if S is not None else (None, None)
     ke = gaussian_kl(G, S) if S is not None else (None, None)
     # one implementation of the nearest-neighbour test (points as rows there, as columns here)
-    near = _nearest_rows(X.T, U.T) if X is not None else (None, None, None)
+    near = nearest_rows(X.T, U.T) if X is not None else (None, None, None)
     return SampleResult(samples=U, covariance=cov, sigma_gen=G, kl_fwd=kd[0], kl_rev=kd[1], kl_fwd_gen=kg[0],
                         kl_rev_gen=kg[1], kl_fwd_exact=ke[0], kl_rev_exact=ke[1], chi2=float(stat), chi2_dof=dof, chi2_note=chi2_note,
                         chi2_pvalue=pval, nearest_index=near[0], nearest_distance=near[1], nearest_ratio=near[2],

@@ -12,12 +12,14 @@ from numpy.typing import ArrayLike, NDArray
 from .. import _core, __version__
 from .._display import html_table, text_table
 from .._validation import nonneg_scalar, positive_int, positive_scalar
-from ..backends import _cuda_module, resolve_backend
+from ..backends import cuda_module, resolve_backend
 from ..errors import DivergenceWarning
 from ..schedule import Schedule
 from ..spectrum import Spectrum
-from ..theory._grid import check_schedule, time_axis
+from .._labelled import time_axis
+from .._validation import check_schedule
 from ._common import draw_seeds, philox_key, training_sets
+from ._model import LinearModel
 
 __all__ = ["TrainResult", "train", "METHODS"]
 
@@ -76,8 +78,6 @@ class TrainResult:
 
         Needs every diffusion time 1..T (train with ``t=None``).
         """
-        from ._sample import LinearModel
-
         draw = self._draw(draw)
         if self.t.size != self.schedule.T or np.any(self.t != self.schedule.t):
             raise ValueError(f"sampling needs W_t for every t = 1..{self.schedule.T}; this run trained "
@@ -234,7 +234,7 @@ def train(
     if method == "sgd":
         batch_size = min(N, 32) if batch_size is None else positive_int("batch_size", batch_size)
     per_step = d * d * (d if method == "gd" else 2 * batch_size)
-    kernel = _cuda_module() if resolve_backend(backend, work=2.0 * len(seeds) * a2.size * steps * per_step,
+    kernel = cuda_module() if resolve_backend(backend, work=2.0 * len(seeds) * a2.size * steps * per_step,
                                                gpu_threshold=_GPU_WORK) == "cuda" else _core
     if method == "gd":
         W, test, trn, div = kernel.train_gd(C, sigma, a2, b2, c, eta, rec, divergence_threshold=_DIVERGENCE)

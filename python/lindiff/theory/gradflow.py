@@ -13,7 +13,8 @@ from .._results import report_convergence
 from .._validation import positive_int
 from ..schedule import Schedule
 from ..spectrum import Spectrum
-from ._grid import Axis, assemble, axis, check_schedule, check_spectrum, time_axis
+from .._labelled import Axis, assemble, axis, time_axis
+from .._validation import check_schedule, check_spectrum
 from .measure import DeMeasure, de_measure
 from .sampler import training_time
 

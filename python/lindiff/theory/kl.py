@@ -13,7 +13,8 @@ from .._results import report_convergence
 from ..kappa import kappa as _kappa
 from ..schedule import Schedule
 from ..spectrum import Spectrum
-from ._grid import Axis, assemble, axis, check_schedule, check_spectrum
+from .._labelled import Axis, assemble, axis
+from .._validation import check_schedule, check_spectrum
 from .measure import DeMeasure, de_measure
 from .sampler import sampler_gamma, training_time
 

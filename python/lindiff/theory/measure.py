@@ -14,9 +14,8 @@ from numpy.typing import ArrayLike, NDArray
 from .. import _core
 from .._display import Cell
 from .._results import DiagnosticsMixin, report_convergence
-from .._validation import positive_scalar, real_array
+from .._validation import check_spectrum, positive_scalar, real_array
 from ..spectrum import Spectrum
-from ._grid import check_spectrum
 
 __all__ = ["DeMeasure", "de_measure", "spectral_density"]
 

@@ -9,7 +9,9 @@ from numpy.typing import ArrayLike, NDArray
 from .. import __version__
 from ..schedule import Schedule
 from ..spectrum import Spectrum
-from ._grid import assemble, axis, check_schedule, check_spectrum, kappa_curves, time_axis
+from .._labelled import assemble, axis, time_axis
+from .._validation import check_schedule, check_spectrum
+from ._curves import kappa_curves
 
 __all__ = ["static_losses", "de_resolvent"]
 

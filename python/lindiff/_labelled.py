@@ -1,20 +1,22 @@
-"""Shared plumbing of the theory functions: parameter grids, kappa on curves, Dataset assembly."""
+"""Labelled results: parameter axes, Dataset assembly and NetCDF-safe attributes.
+
+Shared by :mod:`lindiff.theory`, :mod:`lindiff.simulate`, :mod:`lindiff.sweep` and
+:mod:`lindiff.reproduce`, so a theory Dataset and a simulated one carry the same coordinates.
+"""
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import numpy as np
 import xarray as xr
 from numpy.typing import ArrayLike, NDArray
 
-from .. import _core
-from .._results import report_convergence
-from .._validation import real_array
-from ..schedule import Schedule
-from ..spectrum import Spectrum
+from ._validation import real_array
+from .schedule import Schedule
 
-__all__ = ["Axis", "axis", "check_spectrum", "check_schedule", "time_axis", "kappa_curves", "assemble"]
+__all__ = ["Axis", "axis", "time_axis", "assemble", "netcdf_safe"]
 
 
 class Axis:
@@ -40,20 +42,6 @@ def axis(name: str, value: ArrayLike, *, positive: bool) -> Axis:
     return Axis(name, np.atleast_1d(arr).astype(np.float64), arr.ndim == 0)
 
 
-def check_spectrum(spectrum: object) -> Spectrum:
-    if not isinstance(spectrum, Spectrum):
-        raise ValueError(f"spectrum must be a lindiff.Spectrum (got {type(spectrum).__name__})")
-    return spectrum
-
-
-def check_schedule(schedule: object) -> Schedule:
-    if schedule is None:
-        return Schedule.linear()
-    if not isinstance(schedule, Schedule):
-        raise ValueError(f"schedule must be a lindiff.Schedule or None (got {type(schedule).__name__})")
-    return schedule
-
-
 def time_axis(schedule: Schedule, t: ArrayLike | None) -> tuple[Axis, NDArray[np.int64]]:
     """Diffusion times (1-based; None = all) and their array indices."""
     if t is None:
@@ -61,22 +49,6 @@ def time_axis(schedule: Schedule, t: ArrayLike | None) -> tuple[Axis, NDArray[np
     idx = schedule.index(t)
     tt = np.atleast_1d(np.asarray(t)).astype(np.int64)
     return Axis("t", tt, np.ndim(t) == 0), np.atleast_1d(idx)
-
-
-def kappa_curves(
-    spectrum: Spectrum, N: NDArray[np.float64], z: NDArray[np.float64], *, tol: float, strict: bool
-) -> dict[str, NDArray[Any]]:
-    """kappa and kappa' for rows z[j] (curves) with sample sizes N[j]; shape of z."""
-    v, d, conv, its, res, sums = _core.solve_kappa_curves(*spectrum._core_args(), N, np.ascontiguousarray(z),
-                                                          tol=tol)
-    out = {k: a.reshape(z.shape) for k, a in
-           (("kappa", v), ("kappa_prime", d), ("converged", conv), ("iterations", its), ("residual", res),
-            ("s1", sums[:, 0]), ("df1", sums[:, 1]), ("df2", sums[:, 2]), ("e12", sums[:, 3]))}
-    n_bad = int(conv.size - np.count_nonzero(conv))
-    report_convergence(n_bad == 0, f"kappa: {n_bad} of {conv.size} points did not converge "
-                       f"(max residual {np.nanmax(res):.3g}); see the Dataset's kappa_converged", out, strict,
-                       stacklevel=4)
-    return out
 
 
 def assemble(variables: dict[str, tuple[tuple[str, ...], NDArray[Any], str]], axes: list[Axis],
@@ -89,4 +61,26 @@ def assemble(variables: dict[str, tuple[tuple[str, ...], NDArray[Any], str]], ax
     for ax in axes:
         if ax.scalar:
             ds = ds.squeeze(ax.name)
+    return ds
+
+
+def netcdf_safe(ds: xr.Dataset) -> xr.Dataset:
+    """Attributes netCDF can store: bools -> int, other non-numbers -> str; object coords -> str."""
+    def clean(attrs: dict[str, Any]) -> dict[str, Any]:
+        out = {}
+        for k, v in attrs.items():
+            if isinstance(v, (bool, np.bool_)):
+                out[k] = int(v)
+            elif isinstance(v, (str, numbers.Number, np.number)):
+                out[k] = v
+            else:
+                out[k] = str(v)
+        return out
+
+    ds = ds.copy()
+    ds.attrs = clean(ds.attrs)
+    for k in ds.variables:
+        ds[k].attrs = clean(ds[k].attrs)
+        if ds[k].dtype == object:
+            ds[k] = ds[k].astype(str)
     return ds
