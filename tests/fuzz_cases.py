@@ -148,6 +148,31 @@ def case_set_num_threads(n):  # type: ignore[no-untyped-def]
     return out
 
 
+def case_option(function, option, value):  # type: ignore[no-untyped-def]
+    import fuzz_options
+
+    return fuzz_options.call_with_option(function, option, value)
+
+
+class CliExit(Exception):
+    """The command line's exit status (0, 1 or 2 are answers; anything else is a finding)."""
+
+
+def case_cli(argv):  # type: ignore[no-untyped-def]
+    import contextlib
+    import io
+
+    from lindiff.__main__ import main
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
+        try:
+            rc = main([str(a) for a in argv])
+        except SystemExit as e:   # argparse: exit 2 with a usage message
+            rc = e.code if isinstance(e.code, int) else 2
+    return CliExit(rc, buf.getvalue()[-300:])
+
+
 CASES: dict[str, Callable[..., Any]] = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
 
 # ------------------------------------------------------------------ oracles (closed forms)
@@ -206,6 +231,13 @@ def judge_result(case: str, kwargs: dict[str, Any], result: Any) -> tuple[str, s
     """good / bad for a returned result."""
     from lindiff import KappaResult, SolverResult
 
+    if isinstance(result, CliExit):
+        rc, text = result.args
+        if rc not in (0, 1, 2):
+            return "bad", f"exit status {rc}: {text}"
+        if "Traceback" in text:
+            return "weak", f"a traceback for exit {rc}: {text}"
+        return "good", ""
     if isinstance(result, KappaResult):
         conv = np.asarray(result.converged)
         vals = np.asarray(result.value)
@@ -265,7 +297,11 @@ def run_case(case: str, kwargs: dict[str, Any]) -> tuple[str, str]:
             except lindiff.ConvergenceError as e:
                 return judge_error(kwargs, e, ())
             except (ValueError, TypeError) as e:
+                if case == "option":   # the message must name the option itself
+                    return judge_error({kwargs["option"]: kwargs["value"]}, e, ())
                 return judge_error(kwargs, e, tuple(fn.__code__.co_varnames[:fn.__code__.co_argcount]))
             except Exception as e:  # noqa: BLE001 - every other exception type is a finding
+                if case == "cli":   # the command line lets an exception escape: a traceback for the user
+                    return "weak", f"traceback: {type(e).__name__}: {str(e)[:200]}"
                 return "weak", f"{type(e).__name__}: {str(e)[:200]}"
     return judge_result(case, kwargs, out)

@@ -11,7 +11,7 @@ fresh random inputs) is the thorough profile.
 from __future__ import annotations
 
 import concurrent.futures as cf
-import multiprocessing as mp
+import json
 import os
 from typing import Any
 
@@ -19,43 +19,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import fuzz_cases
+import fuzz_options
+from fuzz_worker import TIMEOUT_S, Isolated
 
 EXAMPLES = int(os.environ.get("LINDIFF_FUZZ_EXAMPLES", "30"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=os.environ.get("LINDIFF_FUZZ_RANDOM") != "1",
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
                 database=None)
-TIMEOUT_S = float(os.environ.get("LINDIFF_FUZZ_TIMEOUT", "30"))
-
-
-class Isolated:
-    """One spawned worker process, replaced after a crash or a time-out."""
-
-    def __init__(self) -> None:
-        self.pool: cf.ProcessPoolExecutor | None = None
-
-    def _get(self) -> cf.ProcessPoolExecutor:
-        if self.pool is None:
-            self.pool = cf.ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn"))
-        return self.pool
-
-    def _reset(self) -> None:
-        if self.pool is not None:
-            for p in list(getattr(self.pool, "_processes", {}).values()):
-                p.kill()
-            self.pool.shutdown(wait=False, cancel_futures=True)
-        self.pool = None
-
-    def run(self, case: str, kwargs: dict[str, Any]) -> tuple[str, str]:
-        fut = self._get().submit(fuzz_cases.run_case, case, kwargs)
-        try:
-            return fut.result(timeout=TIMEOUT_S)
-        except cf.process.BrokenProcessPool:
-            self._reset()
-            return "crash", "the worker process died (segfault or abort)"
-        except cf.TimeoutError:
-            self._reset()
-            return "hang", f"no answer in {TIMEOUT_S:g} s"
 
 
 WORKER = Isolated()
@@ -67,8 +37,15 @@ def _shutdown_worker():  # type: ignore[no-untyped-def]
     WORKER._reset()
 
 
+CENSUS = os.environ.get("LINDIFF_FUZZ_CENSUS")   # a .jsonl path: record every verdict, assert nothing
+
+
 def check(case: str, kwargs: dict[str, Any]) -> None:
     verdict, why = WORKER.run(case, kwargs)
+    if CENSUS:
+        with open(CENSUS, "a", encoding="utf-8") as f:
+            f.write(json.dumps({"case": case, "kwargs": repr(kwargs), "verdict": verdict, "why": why}) + "\n")
+        return
     assert verdict == "good", f"{case}({kwargs!r}): {verdict}: {why}"
 
 
@@ -189,6 +166,49 @@ def test_fuzz_ensemble(eigs, N, draws, c) -> None:  # type: ignore[no-untyped-de
 @given(n=st.one_of(small_ints, st.sampled_from([1024, 1025, 100000, 2**31, -2**31]), reals))
 def test_fuzz_set_num_threads(n) -> None:  # type: ignore[no-untyped-def]
     check("set_num_threads", {"n": n})
+
+
+OPTION_PAIRS = [(name, opt) for name in fuzz_options.PATHS for opt in fuzz_options.options(name)]
+
+
+@FUZZ
+@given(pair=st.sampled_from(OPTION_PAIRS), value=st.sampled_from(fuzz_options.JUNK))
+def test_fuzz_options(pair, value) -> None:  # type: ignore[no-untyped-def]
+    """Every keyword option of the public API: junk gives a ValueError/TypeError naming the option."""
+    check("option", {"function": pair[0], "option": pair[1], "value": value})
+
+
+cli_values = st.sampled_from(["0", "-1", "1e10", "1e-300", "nan", "inf", "x", "", "3", "0.5", "/nonexistent",
+                              "/tmp", "1e308"])
+cli_flags = {
+    "kappa": ["--N", "--z", "--k", "--d", "--eigenvalues"],
+    "theory": ["--N", "--c", "--T", "--k", "--eigenvalues"],
+    "simulate": ["--N", "--c", "--T", "--t", "--eta", "--steps", "--draws", "--seed", "--k", "--eigenvalues"],
+    "spectrum": ["--name", "--from-npy", "--scale", "--top", "--fit-range"],
+    "sweep": [],
+}
+
+
+@st.composite
+def cli_argv(draw):  # type: ignore[no-untyped-def]
+    cmd = draw(st.sampled_from(sorted(cli_flags)))
+    argv = [cmd]
+    if cmd in ("kappa", "theory", "simulate"):   # small problems, so a valid draw runs in seconds
+        argv += ["--d", "12", "--draws", "2", "--steps", "20", "--T", "50"] if cmd == "simulate" else ["--d", "12"]
+        if cmd == "theory":
+            argv += ["--T", "50"]
+    if cmd == "sweep":
+        argv.append(draw(st.sampled_from(["/nonexistent.toml", "/tmp", "README.md"])))
+    for flag in draw(st.lists(st.sampled_from(cli_flags[cmd] or ["--help"]), max_size=3, unique=True)):
+        argv += [flag, draw(cli_values)] if flag != "--help" else []
+    return argv
+
+
+@FUZZ
+@given(argv=cli_argv())
+def test_fuzz_cli(argv) -> None:  # type: ignore[no-untyped-def]
+    """The command line: an answer (exit 0/1) or a message with exit 2, never a traceback."""
+    check("cli", {"argv": argv})
 
 
 def test_isolation_catches_a_crash() -> None:

@@ -262,3 +262,20 @@ def test_dask_executor_matches_the_serial_cli_run(report: dict[str, object], tmp
     b = _nc(report, "kl")
     np.testing.assert_array_equal(a.sim_kl_fwd.values, b.sim_kl_fwd.values)
     np.testing.assert_array_equal(a.kl_fwd.values, b.kl_fwd.values)
+
+
+def test_an_interrupted_run_marks_the_report_incomplete(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An older report's README ("all checks PASS") must not survive beside a new run's files."""
+    from lindiff import reproduce
+
+    (tmp_path / "README.md").write_text("# old report\n\nall checks PASS\n")
+
+    def interrupted(*args: object) -> dict[str, object]:
+        raise KeyboardInterrupt("stopped by the user")
+
+    monkeypatch.setitem(reproduce._RUNNERS, "kl", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        reproduce.run(tmp_path, quick=True, sections=["kl"], progress=False, command="lindiff reproduce")
+    text = (tmp_path / "README.md").read_text()
+    assert text.startswith(reproduce.INCOMPLETE) and "PASS" not in text
+    assert "KeyboardInterrupt: stopped by the user" in text and "sections not finished: kl" in text

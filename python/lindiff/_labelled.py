@@ -16,7 +16,9 @@ from numpy.typing import ArrayLike, NDArray
 from ._validation import real_array
 from .schedule import Schedule
 
-__all__ = ["Axis", "axis", "time_axis", "assemble", "netcdf_safe"]
+__all__ = ["Axis", "axis", "sample_size_axis", "time_axis", "assemble", "netcdf_safe", "N_OVER_D_RANGE"]
+
+N_OVER_D_RANGE = (1e-10, 1e10)   # the theory's sample sizes per dimension (the kernel's DE measures check the same)
 
 
 class Axis:
@@ -40,6 +42,18 @@ def axis(name: str, value: ArrayLike, *, positive: bool) -> Axis:
     if np.any(bad):
         raise ValueError(f"{name} must be {'> 0' if positive else '>= 0'} (got {arr[bad].ravel()[0]!r})")
     return Axis(name, np.atleast_1d(arr).astype(np.float64), arr.ndim == 0)
+
+
+def sample_size_axis(N: ArrayLike, d: float) -> Axis:
+    """The sample sizes N of a theory function: > 0 with ``1e-10 <= N/d <= 1e10`` (outside, the DE's
+    scales over- or underflow double precision; no data set lies there)."""
+    ax = axis("N", N, positive=True)
+    lo, hi = N_OVER_D_RANGE
+    ratio = ax.values / float(d)
+    bad = ~((ratio >= lo) & (ratio <= hi))
+    if np.any(bad):
+        raise ValueError(f"N must satisfy {lo:g} <= N/d <= {hi:g} (got N = {ax.values[bad][0]:.6g}, d = {d:.6g})")
+    return ax
 
 
 def time_axis(schedule: Schedule, t: ArrayLike | None) -> tuple[Axis, NDArray[np.int64]]:

@@ -48,13 +48,14 @@ Examples
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import copy
 import math
 import os
 import shlex
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -943,8 +944,11 @@ def run(
                    f"workers={workers!r}, sections={list(sections)!r})")
     t_all = time.perf_counter()
     results: dict[str, dict[str, Any]] = {}
-    with named_executor(executor, workers) as ex:
-        for sec in [s for s in SECTIONS if s in sections]:
+    todo = [s for s in SECTIONS if s in sections]
+    readme = outdir / "README.md"
+    _mark_incomplete(readme, command, [], todo, None)   # replaced by the report only when every section is done
+    with named_executor(executor, workers) as ex, _incomplete_on_error(readme, command, results, todo):
+        for sec in todo:
             t0 = time.perf_counter()
             r = _RUNNERS[sec](copy.deepcopy(cfg[sec]), ex, workers, bool(progress))
             r["figures"] = _FIGURES[sec](r["data"], cfg[sec], outdir) + _figure_fits(sec, r["checks"], outdir)
@@ -952,15 +956,43 @@ def run(
             r["table"] = _TABLES[sec](r["data"])
             r["seconds"] = time.perf_counter() - t0
             results[sec] = r
+            _mark_incomplete(readme, command, list(results), todo, None)
             if progress:
                 print(f"lindiff reproduce: {sec} done in {r['seconds']:.1f} s", file=sys.stderr)
     total = time.perf_counter() - t_all
-    readme = outdir / "README.md"
     readme.write_text(_readme(results, cfg, command, bool(quick), executor, workers, total), encoding="utf-8")
     return {"passed": all(v.passed for r in results.values() for _, v in r["checks"]), "seconds": total,
             "sections": {k: {kk: r[kk] for kk in ("seconds", "checks", "figures", "files")}
                          for k, r in results.items()},
             "readme": readme}
+
+
+INCOMPLETE = "# lindiff reproduce: INCOMPLETE REPORT"
+
+
+def _mark_incomplete(readme: Path, command: str, done: list[str], todo: list[str], error: str | None) -> None:
+    """A README that says the report is not (yet) complete: interrupted, failed or still running.
+
+    Written before the first section and after each one, so a folder never shows an earlier run's
+    verdicts beside this run's files."""
+    pending = [s for s in todo if s not in done]
+    lines = [INCOMPLETE, "",
+             f"This report is incomplete: `{command}` "
+             + (f"stopped with an error: {error}." if error else "was interrupted or is still running."),
+             "", f"- sections finished: {', '.join(done) if done else 'none'}",
+             f"- sections not finished: {', '.join(pending) if pending else 'none'}", "",
+             "Files in this folder may come from an earlier run; no verdict here is valid. Run the command "
+             "again to completion for the report.", ""]
+    readme.write_text("\n".join(lines), encoding="utf-8")
+
+
+@contextlib.contextmanager
+def _incomplete_on_error(readme: Path, command: str, results: dict[str, Any], todo: list[str]) -> Iterator[None]:
+    try:
+        yield
+    except BaseException as e:   # KeyboardInterrupt included: say so in the folder, then re-raise
+        _mark_incomplete(readme, command, list(results), todo, f"{type(e).__name__}: {e}"[:300])
+        raise
 
 
 def run_cli(args: Any) -> int:

@@ -17,7 +17,7 @@ from numpy.typing import ArrayLike, NDArray
 from . import _core
 from ._display import Cell
 from ._results import DiagnosticsMixin, report_convergence
-from ._validation import positive_int, real_array
+from ._validation import flag, nonneg_scalar, positive_int, real_array, real_scalar
 
 __all__ = ["SolverResult", "solve_fixed_point", "find_root", "FIXED_POINT_METHODS"]
 
@@ -157,8 +157,14 @@ def solve_fixed_point(
         def jcall(x: NDArray[np.float64]) -> NDArray[np.float64]:
             return np.atleast_2d(np.asarray(jac(x[0] if scalar else x), dtype=np.float64))
 
-    d = _core.solve_fixed_point(call, x0v, method=method, rtol=float(rtol), atol=float(atol),
-                                max_iter=max_iter, damping=float(damping), adaptive=bool(adaptive),
+    rtol, atol = nonneg_scalar("rtol", rtol), nonneg_scalar("atol", atol)
+    if rtol == atol == 0:
+        raise ValueError("rtol and atol must not both be 0 (the iteration could never stop)")
+    damping = real_scalar("damping", damping, minimum=0.0, maximum=1.0)
+    if damping == 0:
+        raise ValueError("damping must be in (0, 1] (got 0: the iteration would not move)")
+    d = _core.solve_fixed_point(call, x0v, method=method, rtol=rtol, atol=atol,
+                                max_iter=max_iter, damping=damping, adaptive=flag("adaptive", adaptive),
                                 memory=memory, jac=jcall)
     x = d["x"]
     fx = d["fx"]
@@ -213,8 +219,8 @@ def find_root(
         raise ValueError(f"bracket must be a pair (lo, hi) of reals (got {bracket!r})") from None
     if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
         raise ValueError(f"bracket must satisfy lo < hi, both finite (got {bracket!r})")
-    start = float("nan") if x0 is None else float(x0)
-    d = _core.find_root(f, fprime, lo, hi, start, ftol=float(ftol), xtol=float(xtol),
+    start = float("nan") if x0 is None else real_scalar("x0", x0)
+    d = _core.find_root(f, fprime, lo, hi, start, ftol=nonneg_scalar("ftol", ftol), xtol=nonneg_scalar("xtol", xtol),
                         max_iter=positive_int("max_iter", max_iter))
     if d["message"] == "invalid bracket":
         raise ValueError(f"bracket {bracket!r} does not enclose a sign change of f")

@@ -174,7 +174,7 @@ def fit_powerlaw(eigenvalues: ArrayLike, *, fit_range: tuple[int, int] | None = 
     else:
         try:
             lo, hi = (positive_int("fit_range", v) for v in fit_range)
-        except TypeError:
+        except (TypeError, ValueError):
             raise ValueError(f"fit_range must be a pair (lo, hi) of integers (got {fit_range!r})") from None
         if not lo < hi <= d:
             raise ValueError(f"fit_range must satisfy 1 <= lo < hi <= d = {d} (got {fit_range!r})")
@@ -252,7 +252,11 @@ def from_array(
         raise ValueError("data has no feature with non-zero variance (every pixel is constant)")
     X = X[:, ~constant]
     if scale != 1.0:
-        X = X / scale
+        with np.errstate(over="ignore", under="ignore"):
+            X = X / scale
+        if not np.all(np.isfinite(X)) or np.any(X.max(axis=0) == X.min(axis=0)):
+            raise ValueError(f"scale = {scale:g} makes data / scale over- or underflow (non-finite or constant "
+                             "features); choose a scale near the data's magnitude, e.g. 255 for 8-bit images")
     spec = Spectrum.from_data(X, drop_zero_variance=True, rtol=NULL_RTOL, normalize=normalize,
                               name=name or f"data({n}x{p})")
     spec.info.update({"n_features": p, "dropped_features": int(constant.sum()) + spec.info["dropped_features"]})

@@ -430,9 +430,12 @@ def _variables(pairs: Sequence[tuple[xr.Dataset, xr.Dataset]], variables: Sequen
             raise ValueError(f"theory and simulation share none of {DEFAULT_VARIABLES} (theory: "
                              f"{sorted(th.data_vars)}, simulation: {sorted(ds.data_vars)}); pass variables=")
         return names
-    names = [variables] if isinstance(variables, str) else list(variables)
-    if not names:
-        raise ValueError("variables must not be empty")
+    try:
+        names = [variables] if isinstance(variables, str) else list(variables)
+    except TypeError:
+        names = [variables]   # type: ignore[list-item]
+    if not names or not all(isinstance(v, str) for v in names):
+        raise ValueError(f"variables must be a variable name or a non-empty sequence of names (got {variables!r})")
     missing = [v for v in names if not usable(v)]
     if missing:
         raise ValueError(f"variables {missing} are not in both theory and simulation (per draw, or as <v>_mean "

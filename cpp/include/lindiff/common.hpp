@@ -6,6 +6,7 @@
 #include <cmath>
 #include <complex>
 #include <cstddef>
+#include <cstdio>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -52,6 +53,14 @@ using cplx = std::complex<double>;
 inline constexpr double eps = std::numeric_limits<double>::epsilon();
 
 /// Throw std::invalid_argument (a Python ValueError through pybind11) unless `ok`.
+/// A number for an error message: 6 significant digits, exponent when needed (std::to_string
+/// prints 1e300 with 300 digits and 1e-300 as 0.000000).
+inline std::string num(double x) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.6g", x);
+    return buf;
+}
+
 inline void require(bool ok, const char* message) {
     if (!ok) throw std::invalid_argument(message);
 }

@@ -185,8 +185,8 @@ inline double measure_error(const MeasureReferences& ref, const DeMeasure& mu) {
 inline void check_measure_args(const SpectrumView& s, double N) {
     check_N(N);
     require(N / s.d >= 1e-10 && N / s.d <= 1e10, [&] {
-        return "N must satisfy 1e-10 <= N/d <= 1e10 for the DE measures (got N = " + std::to_string(N) +
-               ", d = " + std::to_string(s.d) + ")";
+        return "N must satisfy 1e-10 <= N/d <= 1e10 for the DE measures (got N = " + num(N) +
+               ", d = " + num(s.d) + ")";
     });
     require(s.lambda_min >= 1e-150 && s.lambda_max <= 1e150,
             "eigenvalues must lie in [1e-150, 1e150] for the DE measures (rescale Sigma: the DE is "

@@ -9,7 +9,6 @@ into means and standard errors, the form :func:`lindiff.validate` compares with 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -19,14 +18,13 @@ import xarray as xr
 from numpy.typing import ArrayLike, NDArray
 
 from .. import __version__, _core
-from .._validation import positive_int
 from .._random import draw_training_set, population_eigen
 from ..exact import SampleSpectrum, kl_gamma, losses
 from ._common import draw_seeds
 from ..schedule import Schedule
 from ..spectrum import Spectrum
 from .._labelled import Axis, assemble, axis, time_axis
-from .._validation import check_schedule, check_spectrum
+from .._validation import check_memory, check_schedule, check_spectrum, flag, positive_int
 from ..theory.sampler import SAMPLERS, sampler_gamma, training_time
 
 __all__ = ["ensemble", "summarize"]
@@ -45,22 +43,11 @@ _DESCRIPTIONS = {
 _BATCH_BYTES = 256 * 2**20
 
 
-def _physical_memory() -> float:
-    try:
-        return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
-    except (ValueError, OSError, AttributeError):  # not POSIX: no stated limit
-        return float("inf")
-
-
 def _check_memory(d: float, N_max: float, draws: int) -> None:
-    """A ValueError that states the size, instead of a MemoryError deep inside NumPy: a draw holds
-    its d x N data, and the batched eigendecomposition the draws' d x d covariances."""
-    need = 8.0 * max(d * N_max, draws * d * d)
-    have = _physical_memory()
-    if need > have:
-        raise ValueError(f"ensemble needs about {need / 2**30:.3g} GiB (d = {d:g}, N = {N_max:g}, draws = {draws}: "
-                         f"d x N data per draw and draws x d x d covariances), more than this machine's "
-                         f"{have / 2**30:.3g} GiB; lower N, d or draws")
+    """A draw holds its d x N data, and the batched eigendecomposition the draws' d x d covariances."""
+    check_memory("ensemble", 8.0 * max(d * N_max, draws * d * d),
+                 f"d = {d:g}, N = {N_max:g}, draws = {draws}: d x N data per draw and draws x d x d covariances",
+                 "lower N, d or draws")
 
 
 def _sample_sizes(N: ArrayLike, centred: bool) -> Axis:
@@ -300,10 +287,7 @@ def ensemble(
     spectrum = check_spectrum(spectrum)
     schedule = check_schedule(schedule)
     draws = positive_int("draws", draws)
-    for name, flag in (("rotate", rotate), ("centred", centred)):
-        if not isinstance(flag, (bool, np.bool_)):
-            raise ValueError(f"{name} must be a bool (got {flag!r})")
-    rotate, centred = bool(rotate), bool(centred)
+    rotate, centred = flag("rotate", rotate), flag("centred", centred)
     Nax = _sample_sizes(N, centred)
     _check_memory(float(spectrum.d), float(np.max(Nax.values)), draws)
     cax = axis("c", c, positive=False)

@@ -11,13 +11,13 @@ from numpy.typing import ArrayLike, NDArray
 
 from .. import _core, __version__
 from .._display import html_table, text_table
-from .._validation import nonneg_scalar, positive_int, positive_scalar
 from ..backends import cuda_module, resolve_backend
 from ..errors import DivergenceWarning
 from ..schedule import Schedule
 from ..spectrum import Spectrum
 from .._labelled import time_axis
-from .._validation import check_schedule
+from .._validation import (check_memory, check_schedule, check_spectrum, flag, nonneg_scalar, positive_int,
+                           positive_scalar)
 from ._common import draw_seeds, philox_key, training_sets
 from ._model import LinearModel
 
@@ -111,6 +111,9 @@ def _top_eigenvalue(C: NDArray[np.float64], iterations: int = 200) -> NDArray[np
     return np.sum(v * (C @ v[:, :, None])[:, :, 0], axis=1)
 
 
+_MAX_STEPS = 2**31 - 1   # beyond, a run would take days at any d; the kernel counts steps in int64 regardless
+
+
 def _record_steps(steps: int, record_every: int | None) -> NDArray[np.int64]:
     every = max(1, steps // 100) if record_every is None else positive_int("record_every", record_every)
     rec = np.arange(0, steps + 1, every, dtype=np.int64)
@@ -173,7 +176,7 @@ def train(
         Learning rate; default ``0.5 / max_t (a_t^2 s_max + b_t^2 + c)`` over the draws (half
         the largest stable GD step).
     steps : int
-        Number of steps (>= 1).
+        Number of steps, in [1, 2^31 - 1].
     draws : int
         Number of training sets (>= 1).
     seed : int >= 0 or numpy.random.SeedSequence
@@ -210,15 +213,18 @@ def train(
         raise ValueError(f"method must be one of {METHODS} (got {method!r})")
     schedule = check_schedule(schedule)
     c = nonneg_scalar("c", c)
-    steps = positive_int("steps", steps)
-    seeds = draw_seeds(seed, draws)
+    steps = positive_int("steps", steps, maximum=_MAX_STEPS)
+    draws = positive_int("draws", draws)
     N = positive_int("N", N)
-    if not isinstance(rotate, (bool, np.bool_)):
-        raise ValueError(f"rotate must be a bool (got {rotate!r})")
+    rotate = flag("rotate", rotate)
     tax, tidx = time_axis(schedule, t)
     rec = _record_steps(steps, record_every)
-    X, sigma = training_sets(spectrum, N, seeds, bool(rotate))
-    d = X.shape[1]
+    d = check_spectrum(spectrum).d
+    check_memory("train", 8.0 * draws * (d * N + d * d * (len(tax) + 2) + 2 * rec.size * len(tax)),
+                 f"d = {d}, N = {N}, draws = {draws}, {len(tax)} times, {rec.size} recorded steps: data, "
+                 "covariances, denoisers and loss records", "lower draws, N, the number of times or record_every")
+    seeds = draw_seeds(seed, draws)
+    X, sigma = training_sets(spectrum, N, seeds, rotate)
     C = X @ np.swapaxes(X, 1, 2) / N
     C = 0.5 * (C + np.swapaxes(C, 1, 2))
     a2, b2 = schedule.a2[tidx], schedule.b2[tidx]

@@ -10,11 +10,10 @@ from numpy.typing import ArrayLike, NDArray
 
 from .. import __version__, _core
 from .._results import report_convergence
-from .._validation import positive_int
 from ..schedule import Schedule
 from ..spectrum import Spectrum
-from .._labelled import Axis, assemble, axis, time_axis
-from .._validation import check_schedule, check_spectrum
+from .._labelled import Axis, assemble, axis, sample_size_axis, time_axis
+from .._validation import check_schedule, check_spectrum, positive_int, positive_interval, real_scalar
 from .measure import DeMeasure, de_measure
 from .sampler import training_time
 
@@ -70,7 +69,7 @@ def gradflow_losses(
     """
     spectrum = check_spectrum(spectrum)
     schedule = check_schedule(schedule)
-    Nax = axis("N", N, positive=True)
+    Nax = sample_size_axis(N, spectrum.d)
     cax = axis("c", c, positive=False)
     et, eta = training_time(eta_tau, gd_eta)
     eax = Axis("eta_tau", et, np.ndim(eta_tau) == 0)
@@ -206,7 +205,7 @@ def optimal_stopping(
     """
     spectrum = check_spectrum(spectrum)
     schedule = check_schedule(schedule)
-    Nax = axis("N", N, positive=True)
+    Nax = sample_size_axis(N, spectrum.d)
     cax = axis("c", c, positive=False)
     if isinstance(t, str):
         if t != "avg":
@@ -214,9 +213,8 @@ def optimal_stopping(
         tidx = np.arange(schedule.T)
     else:
         tidx = np.atleast_1d(schedule.index(t))
-    lo, hi = (float(v) for v in eta_tau_range)
-    if not (0 < lo < hi < math.inf):
-        raise ValueError(f"eta_tau_range must satisfy 0 < lo < hi < inf (got {eta_tau_range!r})")
+    lo, hi = positive_interval("eta_tau_range", eta_tau_range)
+    rtol = real_scalar("rtol", rtol, minimum=1e-15, maximum=0.1)
     n_grid = positive_int("grid_points", grid_points, minimum=3)  # a bracket needs three points
     if n_grid > 100_000:
         raise ValueError(f"grid_points must be an integer in [3, 100000] (got {n_grid}: the scan holds "

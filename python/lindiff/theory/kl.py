@@ -13,8 +13,8 @@ from .._results import report_convergence
 from ..kappa import kappa as _kappa
 from ..schedule import Schedule
 from ..spectrum import Spectrum
-from .._labelled import Axis, assemble, axis
-from .._validation import check_schedule, check_spectrum
+from .._labelled import Axis, assemble, axis, sample_size_axis
+from .._validation import check_schedule, check_spectrum, flag, optional_callable
 from .measure import DeMeasure, de_measure
 from .sampler import sampler_gamma, training_time
 
@@ -160,10 +160,12 @@ def kl(
     """
     spectrum = check_spectrum(spectrum)
     schedule = check_schedule(schedule)
-    Nax = axis("N", N, positive=True)
+    Nax = sample_size_axis(N, spectrum.d)
     cax = axis("c", c, positive=False)
     et, eta = training_time(eta_tau, None)
     eax = Axis("eta_tau", et, np.ndim(eta_tau) == 0)
+    finite_d = flag("finite_d", finite_d)
+    gamma = optional_callable("gamma", gamma)
     d = float(spectrum.d)
     mll = _mean_log_lambda(spectrum)
     shape = (len(Nax), len(cax), len(eax))

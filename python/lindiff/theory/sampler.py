@@ -6,7 +6,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .. import _core
-from .._validation import nonneg_scalar, positive_scalar
+from .._validation import nonneg_scalar, positive_scalar, real_array
 from ..schedule import Schedule
 
 __all__ = ["SAMPLERS", "sampler_sigma2", "sampler_gamma", "training_time"]
@@ -43,11 +43,11 @@ def sampler_sigma2(schedule: Schedule, sampler: str = "ddpm") -> NDArray[np.floa
 
 def training_time(eta_tau: ArrayLike, gd_eta: float | None) -> tuple[NDArray[np.float64], float]:
     """Validate eta*tau (array, > 0, inf = the minimiser) and the optional GD step."""
-    et = np.atleast_1d(np.asarray(eta_tau, dtype=np.float64))
+    et = np.atleast_1d(real_array("eta_tau", eta_tau, allow_inf=True))
     if et.ndim != 1:
         raise ValueError(f"eta_tau must be a scalar or 1-dimensional (got shape {et.shape})")
-    if np.any(np.isnan(et)) or np.any(et <= 0):
-        raise ValueError("eta_tau must be > 0 (inf: the minimiser), without NaN")
+    if et.size == 0 or np.any(et <= 0):
+        raise ValueError("eta_tau must be > 0 (inf: the minimiser) and non-empty")
     if gd_eta is None:
         return et, 0.0
     eta = positive_scalar("gd_eta", gd_eta)

@@ -9,7 +9,7 @@ from numpy.typing import ArrayLike, NDArray
 from .. import __version__
 from ..schedule import Schedule
 from ..spectrum import Spectrum
-from .._labelled import assemble, axis, time_axis
+from .._labelled import assemble, axis, sample_size_axis, time_axis
 from .._validation import check_schedule, check_spectrum
 from ._curves import kappa_curves
 
@@ -91,7 +91,7 @@ def static_losses(
     """
     spectrum = check_spectrum(spectrum)
     schedule = check_schedule(schedule)
-    Nax = axis("N", N, positive=True)
+    Nax = sample_size_axis(N, spectrum.d)
     cax = axis("c", c, positive=False)
     tax, tidx = time_axis(schedule, t)
     a2, b2 = schedule.a2[tidx], schedule.b2[tidx]
