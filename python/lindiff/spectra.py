@@ -254,7 +254,8 @@ def from_array(
     if scale != 1.0:
         with np.errstate(over="ignore", under="ignore"):
             X = X / scale
-        if not np.all(np.isfinite(X)) or np.any(X.max(axis=0) == X.min(axis=0)):
+        big = float(np.max(np.abs(X))) if np.all(np.isfinite(X)) else np.inf
+        if not 1e-150 < big < 1e150 or np.any(X.max(axis=0) == X.min(axis=0)):   # the covariance's squares
             raise ValueError(f"scale = {scale:g} makes data / scale over- or underflow (non-finite or constant "
                              "features); choose a scale near the data's magnitude, e.g. 255 for 8-bit images")
     spec = Spectrum.from_data(X, drop_zero_variance=True, rtol=NULL_RTOL, normalize=normalize,

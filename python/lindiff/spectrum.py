@@ -19,6 +19,9 @@ def _readonly(a: NDArray[Any]) -> NDArray[Any]:
     return a
 
 
+_TINY = float(np.finfo(np.float64).tiny)
+
+
 class Spectrum:
     """Eigenvalues ``lambda_nu`` of a population covariance Sigma, with multiplicities.
 
@@ -65,6 +68,9 @@ class Spectrum:
         if not np.all(lam > 0):
             bad = lam[~(lam > 0)][0]
             raise ValueError(f"eigenvalues must be > 0 (got {bad!r}); drop or regularise the null space")
+        if np.min(lam) < _TINY:   # subnormal: fewer than 53 significant bits, and 1/lambda overflows
+            raise ValueError(f"eigenvalues must be >= {_TINY:.4g} (the smallest normal double; got "
+                             f"{np.min(lam)!r}); rescale Sigma (the theory is scale-covariant) or drop them")
         w = None
         if weights is not None:
             w = positive_array("weights", weights, ndim=1)
