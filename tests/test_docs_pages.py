@@ -1,6 +1,7 @@
 """The user docs cannot silently rot: their code runs, their links resolve, generated pages are current.
 
-- every ```python block of ``docs/*.md`` runs (blocks of one page in order, in one namespace);
+- every ```python block of ``docs/*.md`` runs (blocks of one page in order, in one namespace;
+  a page in ``OPTIONAL`` only where its optional extra is installed);
   a block whose first line is ``# doc: skip`` (needs data, a cluster or a GPU) is not run, and
   only a few may be skipped;
 - relative links in ``docs/**/*.md`` and ``README.md`` point at existing files;
@@ -26,6 +27,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 SKIP_MARK = "# doc: skip"
 PAGES = sorted(p for p in DOCS.glob("*.md"))
+#: pages whose blocks need an optional extra: run only where it is installed
+OPTIONAL = {"jax.md": "jax"}
 BLOCK = re.compile(r"^```python[ \t]*\n(.*?)^```[ \t]*$", re.S | re.M)
 
 
@@ -46,6 +49,8 @@ def test_docs_exist():
 @pytest.mark.parametrize("page", [p.name for p in PAGES if python_blocks(p)])
 def test_python_blocks_run(page, tmp_path, monkeypatch):
     pytest.importorskip("matplotlib")
+    if page in OPTIONAL:
+        pytest.importorskip(OPTIONAL[page])
     import matplotlib
 
     matplotlib.use("Agg")
