@@ -95,3 +95,16 @@ def test_missing_optional_dependency_is_a_clean_error(capsys, tmp_path, monkeypa
     assert main(["reproduce", "--quick", "--out", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("lindiff: error:") and 'pip install "lindiff[plot]"' in err
+
+
+def test_simulate_with_a_diverging_step_is_a_message(capsys) -> None:  # type: ignore[no-untyped-def]
+    """--eta far above the stable step: every training diverges; a message and exit 2, no traceback."""
+    rc = main(["simulate", "--d", "12", "--N", "20", "--T", "50", "--t", "1", "20", "--eta", "1e10",
+               "--steps", "20", "--draws", "2"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "--eta 1e+10" in err and "diverged" in err and "it needs eta <" in err
+
+
+@pytest.mark.parametrize("argv", [["spectrum", "--name", ""], ["spectrum", "--from-npy", ""]])
+def test_spectrum_empty_names_are_messages(capsys, argv) -> None:  # type: ignore[no-untyped-def]
+    assert main(argv) == 2 and "lindiff: error:" in capsys.readouterr().err

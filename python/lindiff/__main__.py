@@ -165,7 +165,7 @@ def _cmd_spectrum(args: argparse.Namespace) -> int:
             i = spectra.info(name)
             print(f"{name:14s} d = {i['d']:4d}, n = {i['n_images']:6d}, k = {i['powerlaw_fit']['k']:.3f}: {i['title']}")
         return 0
-    if args.name:
+    if args.name is not None:
         spec = spectra.load(args.name, normalize=not args.raw)
         i = spectra.info(args.name)
         print(f"{args.name}: {i['title']}")
