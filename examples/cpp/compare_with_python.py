@@ -34,7 +34,10 @@ def parse(text: str) -> dict[str, object]:
         elif parts[0] in ("N", "kappa0"):
             out[parts[0]] = float(parts[1])
         else:
-            rows.append([float(p) for p in parts[:4]])
+            try:
+                rows.append([float(p) for p in parts[:4]])
+            except ValueError:
+                raise ValueError(f"not the output of kappa_example: unexpected line {line!r}") from None
     if not rows or not {"d", "k", "N", "kappa0"} <= out.keys():
         raise ValueError("not the output of kappa_example (no spectrum/N/kappa0 header or no rows)")
     a = np.array(rows)
