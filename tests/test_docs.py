@@ -8,7 +8,7 @@ import importlib
 import pytest
 
 MODULES = ["lindiff", "lindiff.spectrum", "lindiff.schedule", "lindiff.kappa", "lindiff.solvers",
-           "lindiff.reference", "lindiff.selftest", "lindiff.backends", "lindiff.theory.laws",
+           "lindiff.reference", "lindiff._paths", "lindiff.selftest", "lindiff.backends", "lindiff.theory.laws",
            "lindiff.theory.measure", "lindiff.theory.gradflow", "lindiff.theory.static", "lindiff.theory.kl",
            "lindiff.theory.sampler", "lindiff.exact",
            "lindiff.simulate", "lindiff.simulate._train", "lindiff.simulate._sample",

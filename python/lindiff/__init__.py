@@ -18,6 +18,8 @@ The public API:
 - :class:`ConvergenceWarning`, :class:`ConvergenceError`.
 - :func:`set_num_threads`, :func:`get_num_threads`, :func:`build_info`,
   :func:`available_backends`, :func:`cuda_device`.
+- :func:`get_include`, :func:`get_cmake_dir`: the installed C++ headers and CMake package config
+  (``find_package(lindiff CONFIG)``; also ``lindiff config --includedir | --cmakedir``).
 
 Examples
 --------
@@ -30,6 +32,7 @@ True
 from __future__ import annotations
 
 from . import _core
+from ._paths import get_cmake_dir, get_include
 from .backends import available_backends, cuda_device
 from .errors import ConvergenceError, ConvergenceWarning, DivergenceWarning
 from .kappa import KappaResult, kappa, kappa0, kappa_prime
@@ -58,6 +61,8 @@ __all__ = [
     "cuda_device",
     "exact",
     "find_root",
+    "get_cmake_dir",
+    "get_include",
     "get_num_threads",
     "max_num_threads",
     "kappa",

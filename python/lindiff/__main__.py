@@ -155,6 +155,23 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_config(args: argparse.Namespace) -> int:
+    """Where the C++ headers and the CMake package config are (as ``pybind11 --cmakedir``)."""
+    from . import __version__
+    from ._paths import get_cmake_dir, get_include
+
+    if not (args.includedir or args.cmakedir or args.version):
+        print(f"version: {__version__}\nincludedir: {get_include()}\ncmakedir: {get_cmake_dir()}")
+        return 0
+    if args.version:
+        print(__version__)
+    if args.includedir:
+        print(get_include())
+    if args.cmakedir:
+        print(get_cmake_dir())
+    return 0
+
+
 def _cmd_spectrum(args: argparse.Namespace) -> int:
     from . import spectra
 
@@ -306,6 +323,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     pi = sub.add_parser("info", help="print how the kernel was built")
     pi.set_defaults(func=_cmd_info)
+
+    pc = sub.add_parser("config", help="where the C++ headers and the CMake package config are installed",
+                        description="Print the C++ include directory and the CMake package directory of this "
+                                    "lindiff (unquoted, one per line, in the order version, includedir, cmakedir), "
+                                    "e.g. cmake -Dlindiff_DIR=\"$(lindiff config --cmakedir)\". Without options: "
+                                    "all of them, labelled.")
+    pc.add_argument("--includedir", action="store_true", help="the directory holding lindiff/*.hpp (for -I)")
+    pc.add_argument("--cmakedir", action="store_true",
+                    help="the directory holding lindiffConfig.cmake (for -Dlindiff_DIR)")
+    pc.add_argument("--version", action="store_true", help="the lindiff version")
+    pc.set_defaults(func=_cmd_config)
     return p
 
 
