@@ -14,7 +14,12 @@ The public API:
 - :func:`validate`, :class:`Validation`: theory vs simulation, cell by cell, in standard errors.
 - :func:`sweep`: any function over a labelled grid into one Dataset (seeded, cached, on any executor).
 - :mod:`lindiff.plot` (figures; needs matplotlib) and :mod:`lindiff.reproduce` (the ``lindiff reproduce``
-  report), imported on first use.
+  report).
+- :mod:`lindiff.jax` (``import lindiff.jax``; needs jax): κ(z) differentiable inside ``jax.jit``.
+- :func:`get_include`, :func:`get_cmake_dir`: the installed C++ headers and CMake package config.
+
+Submodules load on first use, and xarray, pandas, SciPy's statistics, SymPy and matplotlib only
+when a function needs them, so ``import lindiff`` costs about what ``import numpy, scipy`` does.
 - :class:`ConvergenceWarning`, :class:`ConvergenceError`.
 - :func:`set_num_threads`, :func:`get_num_threads`, :func:`build_info`,
   :func:`available_backends`, :func:`cuda_device`.
@@ -42,7 +47,8 @@ from .spectrum import Spectrum
 
 __version__: str = _core.__version__
 
-from . import exact, memorization, simulate, spectra, theory  # noqa: E402  (submodules; they read __version__)
+# lindiff.validate and lindiff.sweep are both modules and functions: import the modules here, so the
+# functions are bound last (importing a submodule later would not rebind the package attribute)
 from .validate import Validation, validate  # noqa: E402
 from .sweep import sweep  # noqa: E402  (the function; the module stays importable as lindiff.sweep)
 
@@ -81,14 +87,21 @@ __all__ = [
 ]
 
 
+_LAZY_SUBMODULES = ("exact", "memorization", "plot", "reproduce", "simulate", "spectra", "theory")
+
+
 def __getattr__(name: str) -> object:
-    # lindiff.plot and lindiff.reproduce load on first use (they draw with matplotlib, which
-    # ``import lindiff`` must not import)
-    if name in ("plot", "reproduce"):
+    # the submodules load on first use (``import lindiff`` costs about what NumPy does; lindiff.plot
+    # and lindiff.reproduce draw with matplotlib; ``import lindiff.jax`` needs jax)
+    if name in _LAZY_SUBMODULES:
         import importlib
 
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'lindiff' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
 
 
 def build_info() -> dict[str, object]:

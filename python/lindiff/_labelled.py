@@ -10,11 +10,13 @@ import numbers
 from typing import Any
 
 import numpy as np
-import xarray as xr
 from numpy.typing import ArrayLike, NDArray
 
+from ._lazy import lazy_module
 from ._validation import real_array
 from .schedule import Schedule
+
+xr = lazy_module("xarray")
 
 __all__ = ["Axis", "axis", "sample_size_axis", "time_axis", "assemble", "netcdf_safe", "N_OVER_D_RANGE"]
 

@@ -34,9 +34,13 @@ from collections.abc import Hashable, Sequence
 from typing import Any
 
 import numpy as np
-import xarray as xr
 
-from .memorization import plot_transition  # re-exported: the one implementation of the transition figure
+from ._lazy import lazy_module
+from .memorization import (
+    plot_transition,  # re-exported: the one implementation of the transition figure
+)
+
+xr = lazy_module("xarray")
 
 __all__ = ["deviation_vs_d", "kl_vs_ratio", "loss_curves", "plot_transition", "theory_vs_simulation", "transition"]
 

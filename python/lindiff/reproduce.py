@@ -60,13 +60,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import xarray as xr
 from numpy.typing import NDArray
 
 from . import __version__, build_info
 from ._labelled import netcdf_safe
+from ._lazy import lazy_module
 from ._validation import positive_int
 from .sweep import named_executor
+
+xr = lazy_module("xarray")
 
 __all__ = ["EXECUTORS", "SECTIONS", "run", "settings"]
 

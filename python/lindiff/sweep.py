@@ -35,14 +35,16 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
-import xarray as xr
 from numpy.typing import NDArray
 
 from . import __version__, _core
 from ._labelled import netcdf_safe
+from ._lazy import lazy_module
 from ._random import seed_sequence
 from ._sweep_cache import DiskCache, SweepCacheWarning, cache_key, function_identity
 from ._validation import positive_int
+
+xr = lazy_module("xarray")
 
 __all__ = ["SweepCacheWarning", "named_executor", "process_pool", "run_config", "sweep"]
 

@@ -40,11 +40,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
-import xarray as xr
 
 from ._display import Cell, html_table, text_table
+from ._lazy import lazy_module
 from ._validation import positive_int, positive_scalar
-from .simulate import summarize
+
+xr = lazy_module("xarray")
 
 __all__ = ["DEFAULT_VARIABLES", "Validation", "validate"]
 
@@ -405,6 +406,8 @@ def _draws(ds: xr.Dataset) -> int:
 def _summary(ds: xr.Dataset, names: Sequence[str]) -> xr.Dataset:
     """``<v>_mean`` and ``<v>_sem`` of every compared variable: summarised over draws, or as given."""
     per_draw = [v for v in names if v in ds.data_vars and "draw" in ds[v].dims]
+    from .simulate import summarize   # the simulator loads on first use
+
     out = summarize(ds[per_draw], "draw") if per_draw else xr.Dataset()
     given = [f"{v}_{k}" for v in names if v not in per_draw for k in ("mean", "sem")]
     return out.merge(ds[given], compat="override") if given else out

@@ -8,12 +8,14 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.special import logsumexp
 
 from .. import _core
 from .._display import html_table, text_table
 from .._distances import nearest_rows
+from .._lazy import lazy_module
 from .._validation import positive_int, positive_scalar, real_array
+
+_special = lazy_module("scipy.special")
 
 __all__ = ["NearestNeighbour", "ReferenceSample", "RelativeDistance", "kde_bandwidth",
            "nearest_neighbour_ratio", "relative_distance"]
@@ -71,7 +73,7 @@ def _lse_fast(v: NDArray[np.float64]) -> float:
 
 
 def _lse_error(vals: NDArray[np.float64], errs: NDArray[np.float64], depth: float) -> float:
-    """Bound on |logsumexp(vals) - ln sum exp(v_exact)| for terms with |vals - v_exact| <= errs.
+    """Bound on |_special.logsumexp(vals) - ln sum exp(v_exact)| for terms with |vals - v_exact| <= errs.
 
     Propagation: with w the softmax weights, ln sum w_j e^(delta_j) <= ln(1 + sum w_j expm1(|delta_j|))
     above and >= -sum w_j |delta_j| below (Jensen); both are evaluated in the log domain, so that a
@@ -246,7 +248,7 @@ def _log_off_from_rows(X: NDArray[np.float64], rows: NDArray[np.float64], eps2: 
     n = X.shape[0]
     if n < 2:
         return -math.inf, 0.0
-    lse = float(logsumexp(rows))
+    lse = float(_special.logsumexp(rows))
     value = math.log(2.0) + lse - math.log(n)
     xn = _norms(X) if xn is None else xn
     errs = _rows_error(X, float(np.max(xn)), 0.25 / eps2, rows, (n - 1 - np.arange(n)).astype(np.float64),
@@ -360,7 +362,7 @@ class _Gaussian:
         lp, errs = self.log_pdf_bounded(X, eps2, rho_eps, xn)
         assert errs is not None
         n = X.shape[0]
-        lse = float(logsumexp(lp))
+        lse = float(_special.logsumexp(lp))
         value = lse - math.log(n)
         return value, _lse_error(lp, errs, _pairwise_depth(n)) + 2.0 * _U * (math.log(n) + abs(value))
 
@@ -580,8 +582,8 @@ def _signed_logsum(pos: list[float], neg: list[float], pos_err: list[float] | No
     difference lies within e^lp expm1(eta_p) + e^ln expm1(eta_n) of e^lp - e^ln; evaluating
     |e^lp - e^ln| = e^hi (1 - e^(lo - hi)) adds e^lo (5u + u |lo - hi|) + 3u (1 + ln|.|) |.|.
     """
-    lp = float(logsumexp(pos)) if pos else -math.inf
-    ln = float(logsumexp(neg)) if neg else -math.inf
+    lp = float(_special.logsumexp(pos)) if pos else -math.inf
+    ln = float(_special.logsumexp(neg)) if neg else -math.inf
     if lp == ln:
         log_abs = -math.inf
         positive = False
@@ -602,7 +604,7 @@ def _signed_logsum(pos: list[float], neg: list[float], pos_err: list[float] | No
         terms.append(lo + math.log(5.0 * _U + _U * abs(lo - hi)))
     if log_abs > -math.inf:
         terms.append(log_abs + math.log(3.0 * _U * (1.0 + abs(log_abs))))
-    log_res = float(logsumexp(terms)) if terms else -math.inf
+    log_res = float(_special.logsumexp(terms)) if terms else -math.inf
     return positive, log_abs, log_res + 1e-12 * (1.0 + abs(log_res)) if math.isfinite(log_res) else log_res
 
 
@@ -971,7 +973,7 @@ def relative_distance(
         raise ValueError("generated needs at least 2 samples for a standard error")
     (lT, eT), (lO, eO) = _log_kde(S, X, eps2_T, rho_T), log_rho_O(S)
     # common scale L: every term as exp(term - L) <= 1, then back to the log domain
-    self_pos, self_neg = float(logsumexp(pos)), float(logsumexp(neg))
+    self_pos, self_neg = float(_special.logsumexp(pos)), float(_special.logsumexp(neg))
     L = max(self_pos, self_neg, float(np.max(lT)), float(np.max(lO)))
     xT, xO = np.exp(lT - L), np.exp(lO - L)
     f = xT - xO  # rho_T(s) - rho_O(s), scaled by e^-L
@@ -999,7 +1001,7 @@ def relative_distance(
                             delta=(1.0 if positive else -1.0) * math.exp(log_abs) if scaled != 0 else 0.0,
                             stderr=math.exp(log_se), log_stderr=log_se, log_K_T=logK_T, log_K_O=logK_O,
                             log_off_T=log_off_T, log_off_O=log_off_O,
-                            log_C_T=float(logsumexp(lT)) - math.log(ns), log_C_O=float(logsumexp(lO)) - math.log(ns),
+                            log_C_T=float(_special.logsumexp(lT)) - math.log(ns), log_C_O=float(_special.logsumexp(lO)) - math.log(ns),
                             mean_log_rho_T=nan, mean_log_rho_O=nan, method="monte carlo", n_samples=ns, **common)
 
 

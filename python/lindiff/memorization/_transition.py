@@ -8,12 +8,14 @@ from concurrent.futures import Executor
 from typing import Any
 
 import numpy as np
-import xarray as xr
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats
 
+from .._lazy import lazy_module
 from .._validation import positive_int
 from ._criterion import ReferenceSample, relative_distance
+
+xr = lazy_module("xarray")
+stats = lazy_module("scipy.stats")
 
 __all__ = ["crossing", "plot_transition", "transition"]
 

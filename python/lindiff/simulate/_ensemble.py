@@ -14,18 +14,26 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
-import xarray as xr
 from numpy.typing import ArrayLike, NDArray
 
 from .. import __version__, _core
+from .._labelled import Axis, assemble, axis, time_axis
+from .._lazy import lazy_module
 from .._random import draw_training_set, population_eigen
+from .._validation import (
+    check_memory,
+    check_schedule,
+    check_spectrum,
+    flag,
+    positive_int,
+)
 from ..exact import SampleSpectrum, kl_gamma, losses
-from ._common import draw_seeds
 from ..schedule import Schedule
 from ..spectrum import Spectrum
-from .._labelled import Axis, assemble, axis, time_axis
-from .._validation import check_memory, check_schedule, check_spectrum, flag, positive_int
 from ..theory.sampler import SAMPLERS, sampler_gamma, training_time
+from ._common import draw_seeds
+
+xr = lazy_module("xarray")
 
 __all__ = ["ensemble", "summarize"]
 

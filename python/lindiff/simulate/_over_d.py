@@ -5,14 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
-import xarray as xr
 from numpy.typing import ArrayLike, NDArray
 
+from .._lazy import lazy_module
 from .._random import seed_sequence
 from .._validation import positive_int, real_array
 from ..schedule import Schedule
 from ..spectrum import Spectrum
 from ._ensemble import ensemble
+
+xr = lazy_module("xarray")
 
 __all__ = ["ensemble_over_d"]
 

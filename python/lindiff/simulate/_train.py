@@ -6,20 +6,29 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-import xarray as xr
 from numpy.typing import ArrayLike, NDArray
 
-from .. import _core, __version__
+from .. import __version__, _core
 from .._display import html_table, text_table
+from .._labelled import time_axis
+from .._lazy import lazy_module
+from .._validation import (
+    check_memory,
+    check_schedule,
+    check_spectrum,
+    flag,
+    nonneg_scalar,
+    positive_int,
+    positive_scalar,
+)
 from ..backends import cuda_module, resolve_backend
 from ..errors import DivergenceWarning
 from ..schedule import Schedule
 from ..spectrum import Spectrum
-from .._labelled import time_axis
-from .._validation import (check_memory, check_schedule, check_spectrum, flag, nonneg_scalar, positive_int,
-                           positive_scalar)
 from ._common import draw_seeds, philox_key, training_sets
 from ._model import LinearModel
+
+xr = lazy_module("xarray")
 
 __all__ = ["TrainResult", "train", "METHODS"]
 

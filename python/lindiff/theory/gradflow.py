@@ -5,17 +5,25 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import xarray as xr
 from numpy.typing import ArrayLike, NDArray
 
 from .. import __version__, _core
+from .._labelled import Axis, assemble, axis, sample_size_axis, time_axis
+from .._lazy import lazy_module
 from .._results import report_convergence
+from .._validation import (
+    check_schedule,
+    check_spectrum,
+    positive_int,
+    positive_interval,
+    real_scalar,
+)
 from ..schedule import Schedule
 from ..spectrum import Spectrum
-from .._labelled import Axis, assemble, axis, sample_size_axis, time_axis
-from .._validation import check_schedule, check_spectrum, positive_int, positive_interval, real_scalar
 from .measure import DeMeasure, de_measure
 from .sampler import training_time
+
+xr = lazy_module("xarray")
 
 __all__ = ["denoiser_distance", "gradflow_losses", "optimal_stopping"]
 

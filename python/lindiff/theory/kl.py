@@ -5,18 +5,20 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-import xarray as xr
 from numpy.typing import ArrayLike, NDArray
 
 from .. import __version__
+from .._labelled import Axis, assemble, axis, sample_size_axis
+from .._lazy import lazy_module
 from .._results import report_convergence
+from .._validation import check_schedule, check_spectrum, flag, optional_callable
 from ..kappa import kappa as _kappa
 from ..schedule import Schedule
 from ..spectrum import Spectrum
-from .._labelled import Axis, assemble, axis, sample_size_axis
-from .._validation import check_schedule, check_spectrum, flag, optional_callable
 from .measure import DeMeasure, de_measure
 from .sampler import sampler_gamma, training_time
+
+xr = lazy_module("xarray")
 
 __all__ = ["kl", "kl_population"]
 

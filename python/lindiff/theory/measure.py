@@ -8,14 +8,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import xarray as xr
 from numpy.typing import ArrayLike, NDArray
 
 from .. import _core
 from .._display import Cell
+from .._lazy import lazy_module
 from .._results import DiagnosticsMixin, report_convergence
 from .._validation import check_spectrum, positive_scalar, real_array
 from ..spectrum import Spectrum
+
+xr = lazy_module("xarray")
 
 __all__ = ["DeMeasure", "de_measure", "spectral_density"]
 

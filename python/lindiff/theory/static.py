@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import numpy as np
-import xarray as xr
 from numpy.typing import ArrayLike, NDArray
 
 from .. import __version__
+from .._labelled import assemble, axis, sample_size_axis, time_axis
+from .._lazy import lazy_module
+from .._validation import check_schedule, check_spectrum
 from ..schedule import Schedule
 from ..spectrum import Spectrum
-from .._labelled import assemble, axis, sample_size_axis, time_axis
-from .._validation import check_schedule, check_spectrum
 from ._curves import kappa_curves
+
+xr = lazy_module("xarray")
 
 __all__ = ["static_losses", "de_resolvent"]
 
