@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -9,16 +10,24 @@ from numpy.typing import ArrayLike, NDArray
 
 __all__ = ["positive_scalar", "real_array", "positive_array", "nonneg_scalar", "positive_int"]
 
+_HUGE = float.fromhex("0x1.fffffffffffffp+1023")  # the largest finite double
+
 
 def positive_scalar(name: str, value: object) -> float:
     """Return ``value`` as a float after checking it is a finite real number > 0."""
+    t = type(value)
+    if (t is float or t is int) and 0 < value < _HUGE:  # type: ignore[operator]  # the common case, cheaply
+        return float(value)  # type: ignore[arg-type]
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.number)):
         arr = np.asarray(value)
         if arr.ndim != 0 or not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
             raise ValueError(f"{name} must be a real scalar > 0 (got {value!r})")
         value = arr.item()
-    x = float(value)  # type: ignore[arg-type]
-    if not np.isfinite(x) or x <= 0:
+    try:
+        x = float(value)  # type: ignore[arg-type]
+    except OverflowError:  # an int beyond the float range
+        x = math.inf
+    if not math.isfinite(x) or x <= 0:
         raise ValueError(f"{name} must be finite and > 0 (got {value!r})")
     return x
 
@@ -36,6 +45,8 @@ def nonneg_scalar(name: str, value: object) -> float:
 
 def positive_int(name: str, value: object, minimum: int = 1) -> int:
     """Return ``value`` as an int after checking it is an integer >= ``minimum``."""
+    if type(value) is int and value >= minimum:  # the common case, cheaply
+        return value
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Integral, np.integer)):
         if isinstance(value, (float, np.floating)) and float(value).is_integer():
             value = int(value)

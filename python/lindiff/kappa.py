@@ -19,6 +19,7 @@ from .spectrum import Spectrum
 __all__ = ["KappaResult", "kappa", "kappa_prime", "kappa0"]
 
 DEFAULT_TOL = 1e-14
+_INF = math.inf
 
 
 @dataclass(repr=False)
@@ -232,7 +233,7 @@ def kappa(
     per-point solve from the same start as in a batch (the result is the batch's for that z),
     but without array conversions, OpenMP team or lattice table; the lattice nodes and kappa0
     are memoised on the spectrum per (N, tol, max_iter). Batches run serially while their work
-    is too small to pay for an OpenMP team (see :doc:`embedding`).
+    is too small to pay for an OpenMP team (see ``docs/embedding.md``).
 
     Examples
     --------
@@ -245,6 +246,16 @@ def kappa(
     >>> round(float(lindiff.kappa(1.0, iso, N=200).value), 12)   # quadratic closed form
     1.280776406404
     """
+    tz = type(z)
+    if ((tz is float or tz is np.float64) and 0.0 < z < _INF and type(spectrum) is Spectrum  # type: ignore[operator]
+            and type(N) is float and 0.0 < N < _INF and type(tol) is float and 0.0 < tol < _INF
+            and type(max_iter) is int and 0 < max_iter < 2**31 and backend == "cpu"):
+        # the hot path of a loop over z: every argument is already known valid (no helper calls)
+        out = spectrum._core_handle.kappa_real1(z, N, tol, max_iter)
+        if out[2]:
+            return KappaResult(*out, float(z), N, float(spectrum._d), tol, spectrum.name, "real",  # type: ignore[arg-type]
+                               {"backend": "cpu"})
+        return _scalar_result(out, float(z), spectrum, N, tol, bool(strict))  # type: ignore[arg-type]
     spectrum, N = _spectrum_and_N(spectrum, N)
     tol, max_iter = _checked_options(tol, max_iter)
     if backend == "cpu" or (backend == "auto" and len(spectrum) < 1e8):  # as resolve_backend decides
@@ -339,6 +350,13 @@ def kappa_prime(
     >>> float(lindiff.kappa_prime(1e6, s, N=50)) > 1   # -> 1 as z -> inf
     True
     """
+    tz = type(z)
+    if ((tz is float or tz is np.float64) and 0.0 < z < _INF and type(spectrum) is Spectrum  # type: ignore[operator]
+            and type(N) is float and 0.0 < N < _INF and type(tol) is float and 0.0 < tol < _INF
+            and type(max_iter) is int and 0 < max_iter < 2**31):
+        out = spectrum._core_handle.kappa_real1(z, N, tol, max_iter)  # arguments known valid (see kappa)
+        if out[2]:
+            return np.float64(out[1])  # type: ignore[return-value]
     zf = _real_scalar(z)
     if zf is not None:  # the lean one-point path (see kappa)
         spectrum, N = _spectrum_and_N(spectrum, N)

@@ -5,7 +5,7 @@
 :class:`SolverResult` with the same diagnostics as the kernel structs.
 
 Both take a Python callable or a *compiled* one, which the C++ loop calls directly, without
-the interpreter and with the GIL released (see :doc:`embedding`): a ``scipy.LowLevelCallable``,
+the interpreter and with the GIL released (see ``docs/embedding.md``): a ``scipy.LowLevelCallable``,
 a numba ``cfunc`` (``pip install lindiff[numba]``) or a ctypes function pointer with its
 ``restype`` and ``argtypes`` set. Accepted C signatures:
 
@@ -21,6 +21,7 @@ A compiled callable cannot raise: a NaN or inf it returns is reported as a faile
 from __future__ import annotations
 
 import ctypes
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -62,11 +63,25 @@ def _normalized_signature(sig: str) -> str:
 
 def _is_compiled(f: object) -> bool:
     """A LowLevelCallable, a numba cfunc or a ctypes function pointer (no interpreter per call)."""
+    if isinstance(f, tuple):
+        return type(f).__name__ == "LowLevelCallable" or any(c.__name__ == "LowLevelCallable" for c in type(f).__mro__)
     if isinstance(f, ctypes._CFuncPtr):  # type: ignore[attr-defined]
         return True
-    if isinstance(f, tuple) and type(f).__name__ == "LowLevelCallable":
-        return True
     return hasattr(f, "address") and hasattr(f, "ctypes") and hasattr(f, "native_name")  # numba CFunc
+
+
+_LLC: list[type] = []  # scipy.LowLevelCallable, imported on first use (scipy is imported lazily)
+
+
+def _low_level_callable() -> type:
+    if not _LLC:
+        from scipy import LowLevelCallable
+
+        _LLC.append(LowLevelCallable)
+    return _LLC[0]
+
+
+_NORMALIZED: dict[str, str] = {}  # signature as given -> normalised (a few distinct strings per program)
 
 
 def _compiled(name: str, f: object, allowed: dict[str, str], expected: str) -> tuple[object, str]:
@@ -75,8 +90,7 @@ def _compiled(name: str, f: object, allowed: dict[str, str], expected: str) -> t
     Raises a ValueError naming ``name`` for a compiled callable of another signature."""
     if not _is_compiled(f):
         return f, "python"
-    from scipy import LowLevelCallable
-
+    LowLevelCallable = _low_level_callable()
     if isinstance(f, LowLevelCallable):
         llc = f
     else:
@@ -88,7 +102,11 @@ def _compiled(name: str, f: object, allowed: dict[str, str], expected: str) -> t
             llc = LowLevelCallable(source)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{name}: not a usable compiled callable ({exc})") from None
-    sig = _normalized_signature(llc.signature)
+    raw = llc.signature
+    sig = _NORMALIZED.get(raw)
+    if sig is None:
+        sig = _NORMALIZED.setdefault(raw, _normalized_signature(raw)) if len(_NORMALIZED) < 256 else \
+            _normalized_signature(raw)
     kind = allowed.get(sig)
     if kind is None:
         raise ValueError(f"{name}: a compiled callable must have the C signature {expected} (got {llc.signature!r})")
@@ -301,7 +319,7 @@ def find_root(
         lo, hi = (float(v) for v in bracket)
     except (TypeError, ValueError):
         raise ValueError(f"bracket must be a pair (lo, hi) of reals (got {bracket!r})") from None
-    if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
         raise ValueError(f"bracket must satisfy lo < hi, both finite (got {bracket!r})")
     start = float("nan") if x0 is None else float(x0)
     fc, kind = _compiled("f", f, _SCALAR_SIGNATURES, SCALAR_SIGNATURE_HELP)
