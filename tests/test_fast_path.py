@@ -159,3 +159,15 @@ def test_scalar_calls_from_threads_share_the_cache_safely() -> None:
     for t in threads:
         t.join()
     assert np.array_equal(got, want)
+
+
+def test_spectrum_and_its_handle_pickle() -> None:
+    import pickle
+
+    for spec in (lindiff.Spectrum.from_eigenvalues([1.0, 2.0], weights=[3, 4]), lindiff.Spectrum.powerlaw(30, 1.0)):
+        want = lindiff.kappa(0.5, spec, 5.0)  # fills the memoised solves
+        again = pickle.loads(pickle.dumps(spec))
+        assert again == spec and lindiff.kappa(0.5, again, 5.0).value == want.value
+        h = pickle.loads(pickle.dumps(spec._core_handle))  # the spectrum only: no memoised solves
+        assert (h.d, h.trace, h.cache_size()) == (spec._core_handle.d, spec._core_handle.trace, 0)
+        assert h.kappa_real1(0.5, 5.0, 1e-14, 100) == spec._core_handle.kappa_real1(0.5, 5.0, 1e-14, 100)

@@ -27,6 +27,16 @@ void register_spectrum_core(py::module_& m) {
                              "A validated spectrum with memoised kappa0 and start-lattice nodes (held by "
                              "lindiff.Spectrum; results are bitwise those of the stateless functions).")
         .def(py::init<darray, std::optional<darray>>(), py::arg("eigenvalues"), py::arg("weights") = py::none())
+        .def(py::pickle(  // the spectrum only (the memoised solves are rebuilt on demand)
+            [](const SpectrumCore& c) {
+                return py::make_tuple(c.sp.lam, c.view().weighted() ? py::object(c.sp.w) : py::object(py::none()));
+            },
+            [](const py::tuple& t) {
+                require(t.size() == 2, "SpectrumCore: bad pickle state");
+                std::optional<darray> w;
+                if (!t[1].is_none()) w = t[1].cast<darray>();
+                return std::make_unique<SpectrumCore>(t[0].cast<darray>(), std::move(w));
+            }))
         .def_property_readonly("d", [](const SpectrumCore& c) { return c.view().d; })
         .def_property_readonly("trace", [](const SpectrumCore& c) { return c.view().trace; })
         .def_property_readonly("lambda_min", [](const SpectrumCore& c) { return c.view().lambda_min; })

@@ -315,7 +315,7 @@ inline LatticeNode solve_lattice_node(const SpectrumView& s, double N, double k0
 /// when full it is emptied (max_nodes nodes, max_kappa0 values of N).
 class KappaCache {
 public:
-    static constexpr std::size_t max_nodes = std::size_t(1) << 15;  // 1 MiB of nodes
+    static constexpr std::size_t max_nodes = std::size_t(1) << 15;  // ~3 MiB with the hash table
     static constexpr std::size_t max_kappa0 = 1024;
 
     /// kappa0(s, N), memoised (s must be the spectrum this cache belongs to).
