@@ -212,7 +212,7 @@ def _libm_fn(name: str) -> Any:
 
 
 def section_solvers(args: argparse.Namespace) -> None:
-    print("== 3. solve_fixed_point / find_root: microseconds per function evaluation ==")
+    print("== 3. solve_fixed_point / find_root: microseconds per iteration / evaluation / call ==")
     cos_c, sin_c = _libm_fn("cos"), _libm_fn("sin")
     variants: list[tuple[str, Any, Any, Any]] = [
         ("Python callable (math.cos)", lambda x: math.cos(x), lambda x: math.sin(x), lambda x: math.cos(x)),
@@ -221,6 +221,10 @@ def section_solvers(args: argparse.Namespace) -> None:
          LowLevelCallable(cos_c)),
     ]
     vec: list[tuple[str, Any]] = [("Python callable (np.cos)", np.cos)]
+    cbrt_c = _libm_fn("cbrt")
+    fcbrt: dict[str, Any] = {"Python callable (math.cos)": lambda x: math.copysign(abs(x) ** (1 / 3), x),
+                             "Python callable (np.cos)": np.cbrt,
+                             "LowLevelCallable (libm via ctypes)": LowLevelCallable(cbrt_c)}
     try:
         import numba
         from numba import types
@@ -238,7 +242,12 @@ def section_solvers(args: argparse.Namespace) -> None:
             for i in range(n):
                 out[i] = math.cos(x[i])
 
+        @numba.cfunc("float64(float64)")
+        def nb_cbrt(x: float) -> float:
+            return np.cbrt(x)
+
         variants.append(("numba cfunc", nb_cos, nb_sin, nb_cos))
+        fcbrt["numba cfunc"] = nb_cbrt
         vec.append(("numba cfunc", nb_vcos))
     except ImportError:
         print("  (numba not installed: no numba rows)")
@@ -251,13 +260,23 @@ def section_solvers(args: argparse.Namespace) -> None:
         t_hi = per_call_us(lambda: run(1e-13), args.repeat)
         return (t_hi - t_lo) / (e_hi - e_lo), t_hi, e_hi
 
+    def root_slope(f: Any) -> float:
+        """us per evaluation in find_root: cbrt on (-1, 2) (Newton steps leave the bracket, bisection
+        takes over: never converges), slope of the call time between max_iter 10 and 100."""
+        def run(m: int) -> Any:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", lindiff.ConvergenceWarning)
+                return lindiff.find_root(f, (-1.0, 2.0), max_iter=m)
+        e_lo, e_hi = run(10).evaluations, run(100).evaluations
+        return (per_call_us(lambda: run(100), args.repeat) - per_call_us(lambda: run(10), args.repeat)) / (e_hi - e_lo)
+
     def root_cost(f: Any, fp: Any) -> tuple[float, int]:
         r = lindiff.find_root(f, (3.0, 3.5), fprime=fp)
         assert r.converged and abs(r.x - math.pi) < 1e-15
         return per_call_us(lambda: lindiff.find_root(f, (3.0, 3.5), fprime=fp), args.repeat, inner=20), r.evaluations
 
-    print(f"{'callable':<36} {'FP us/iter':>10} {'FP us/call':>10} {'vec50 us/iter':>13} {'root us/call':>12} "
-          f"{'root+fprime us':>16}")
+    print(f"{'callable':<36} {'FP us/iter':>10} {'FP us/call':>10} {'vec50 us/iter':>13} {'root us/eval':>12} "
+          f"{'root us/call':>12} {'root+fprime us':>14}")
     vecs = dict(vec)
     x50 = np.linspace(0.0, 1.0, 50)
     results = {}
@@ -268,13 +287,13 @@ def section_solvers(args: argparse.Namespace) -> None:
         vs = f"{fp_cost(v, x50)[0]:13.3f}" if v is not None else f"{'-':>13}"
         t_root, ev_root = root_cost(fsin, None)
         t_root2, ev_root2 = root_cost(fsin, fcos2)
-        results[name] = (per_it, t_root, ev_root)
-        print(f"{name:<36} {per_it:10.3f} {per_call:10.1f} {vs} {t_root:12.1f} {t_root2:16.1f}")
-    py, cc = results[variants[0][0]], results["LowLevelCallable (libm via ctypes)"]
-    print(f"  fixed point: Picard on x = cos x, {evals} evaluations to rtol 1e-13; us/iter = the slope of the call time\n"
-          f"  between rtol 1e-3 and 1e-13 (the per-iteration cost: the C++ iteration plus the call of f).\n"
-          f"  find_root: sin on (3, 3.5), {ev_root} evaluations (central differences) or {ev_root2} (with fprime = cos);\n"
-          f"  the Python callable costs {(py[1] - cc[1]) / py[2]:.2f} us more per evaluation than the LowLevelCallable.\n")
+        r_eval = root_slope(fcbrt[name])
+        print(f"{name:<36} {per_it:10.3f} {per_call:10.1f} {vs} {r_eval:12.3f} {t_root:12.1f} {t_root2:14.1f}")
+    print(f"  fixed point (FP): Picard on x = cos x, {evals} evaluations to rtol 1e-13; us/iter = the slope of the call\n"
+          f"  time between rtol 1e-3 and 1e-13 (the per-iteration cost: the C++ iteration plus the call of f).\n"
+          f"  root us/eval: find_root of cbrt on (-1, 2), slope between max_iter 10 and 100 (3 evaluations per step).\n"
+          f"  root us/call: sin on (3, 3.5), {ev_root} evaluations (central differences) or {ev_root2} with fprime = cos:\n"
+          f"  a whole call, mostly its fixed cost (argument checks, result object).\n")
 
 
 def section_threshold(args: argparse.Namespace) -> None:

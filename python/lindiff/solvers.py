@@ -23,6 +23,7 @@ from __future__ import annotations
 import ctypes
 import math
 import re
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -81,6 +82,7 @@ def _low_level_callable() -> type:
     return _LLC[0]
 
 
+_NUMBA_LLC: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()  # numba cfunc -> LowLevelCallable
 _NORMALIZED: dict[str, str] = {}  # signature as given -> normalised (a few distinct strings per program)
 
 
@@ -93,6 +95,8 @@ def _compiled(name: str, f: object, allowed: dict[str, str], expected: str) -> t
     LowLevelCallable = _low_level_callable()
     if isinstance(f, LowLevelCallable):
         llc = f
+    elif not isinstance(f, ctypes._CFuncPtr) and f in _NUMBA_LLC:  # type: ignore[attr-defined]
+        llc = _NUMBA_LLC[f]
     else:
         source = f.ctypes if not isinstance(f, ctypes._CFuncPtr) else f  # type: ignore[attr-defined]
         if getattr(source, "argtypes", None) is None:
@@ -102,6 +106,11 @@ def _compiled(name: str, f: object, allowed: dict[str, str], expected: str) -> t
             llc = LowLevelCallable(source)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{name}: not a usable compiled callable ({exc})") from None
+        if source is not f:  # a numba cfunc (immutable): its LowLevelCallable is built once
+            try:
+                _NUMBA_LLC[f] = llc
+            except TypeError:  # not weak-referenceable
+                pass
     raw = llc.signature
     sig = _NORMALIZED.get(raw)
     if sig is None:
