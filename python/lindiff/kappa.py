@@ -355,8 +355,9 @@ def kappa_prime(
             and type(N) is float and 0.0 < N < _INF and type(tol) is float and 0.0 < tol < _INF
             and type(max_iter) is int and 0 < max_iter < 2**31):
         out = spectrum._core_handle.kappa_real1(z, N, tol, max_iter)  # arguments known valid (see kappa)
-        if out[2]:
-            return np.float64(out[1])  # type: ignore[return-value]
+        if not out[2]:
+            _scalar_result(out, float(z), spectrum, N, tol, bool(strict))  # type: ignore[arg-type]  # warns or raises
+        return np.float64(out[1])  # type: ignore[return-value]
     zf = _real_scalar(z)
     if zf is not None:  # the lean one-point path (see kappa)
         spectrum, N = _spectrum_and_N(spectrum, N)
