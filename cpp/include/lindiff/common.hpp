@@ -103,9 +103,12 @@ inline void set_num_threads(int n) {
 /// machine and much more when the other cores are busy (a woken thread waits for a time slice),
 /// so a loop with less work than parallel_min_work() runs serially on the calling thread
 /// (`#pragma omp parallel for if (parallel_pays(work))`).  Which way a loop runs never changes
-/// its results: the points of a batch are independent.  The default is measured by
-/// bench/bench_calls.py (the crossover of 1 and 2 threads on a 2-core machine lies at
-/// 1e5-3e5 terms); set_parallel_min_work changes it (0: always parallel).
+/// its results: the points of a batch are independent.  bench/bench_calls.py measures it: on
+/// 2 cores the best-case crossover of 1 and 2 threads lies near 2e4 terms (2e5 terms: 0.6x the
+/// serial time), while on a machine whose cores are busy a team start can cost a scheduler
+/// time slice (ms: 10-100x slower loops, median of 400 calls, from 5e5 terms up).  The default
+/// sits 10x above the best-case crossover: below it a second thread saves at most ~30 us.
+/// set_parallel_min_work changes it (0: always parallel).
 inline constexpr double default_parallel_min_work = 2e5;
 
 namespace detail {
