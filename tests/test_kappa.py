@@ -133,7 +133,16 @@ def test_shape_preserved() -> None:
     res = lindiff.kappa(z, s, 20)
     for a in (res.value, res.derivative, res.converged, res.iterations, res.residual):
         assert a.shape == (3, 4)
-    assert lindiff.kappa(0.5, s, 20).value.shape == ()
+    # a scalar z gives Python scalars (documented in KappaResult), real or complex, 0-d array or not
+    for z0 in (0.5, np.float64(0.5), np.array(0.5), 1, np.int32(2)):
+        r = lindiff.kappa(z0, s, 20)
+        assert type(r.value) is float and type(r.derivative) is float and type(r.residual) is float
+        assert type(r.df1) is float and type(r.df2) is float and type(r.z) is float
+        assert type(r.converged) is bool and type(r.iterations) is int
+        assert r.all_converged and r.n_failed == 0 and r.max_residual <= 1e-14 and "1/1" in str(r)
+    rc = lindiff.kappa(0.5 + 0.1j, s, 20)
+    assert type(rc.value) is complex and type(rc.converged) is bool and type(rc.iterations) is int
+    assert type(lindiff.kappa_prime(0.5, s, 20)) is np.float64
 
 
 def test_complex_branch_symmetry_and_real_axis() -> None:

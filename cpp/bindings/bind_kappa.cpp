@@ -7,7 +7,100 @@
 
 namespace lindiff::bind {
 
+namespace {
+
+/// GIL policy of the one-point calls: below this many eigenvalues a call is a few microseconds
+/// and releasing/re-taking the GIL would be a measurable part of it.
+constexpr std::size_t release_gil_from = 4096;
+
+/// py::gil_scoped_release when `release`, nothing otherwise.
+struct MaybeRelease {
+    PyThreadState* state = nullptr;
+    explicit MaybeRelease(bool release) { if (release) state = PyEval_SaveThread(); }
+    ~MaybeRelease() { if (state) PyEval_RestoreThread(state); }
+    MaybeRelease(const MaybeRelease&) = delete;
+    MaybeRelease& operator=(const MaybeRelease&) = delete;
+};
+
+void register_spectrum_core(py::module_& m) {
+    py::class_<SpectrumCore>(m, "SpectrumCore",
+                             "A validated spectrum with memoised kappa0 and start-lattice nodes (held by "
+                             "lindiff.Spectrum; results are bitwise those of the stateless functions).")
+        .def(py::init<darray, std::optional<darray>>(), py::arg("eigenvalues"), py::arg("weights") = py::none())
+        .def(py::pickle(  // the spectrum only (the memoised solves are rebuilt on demand)
+            [](const SpectrumCore& c) {
+                return py::make_tuple(c.sp.lam, c.view().weighted() ? py::object(c.sp.w) : py::object(py::none()));
+            },
+            [](const py::tuple& t) {
+                require(t.size() == 2, "SpectrumCore: bad pickle state");
+                std::optional<darray> w;
+                if (!t[1].is_none()) w = t[1].cast<darray>();
+                return std::make_unique<SpectrumCore>(t[0].cast<darray>(), std::move(w));
+            }))
+        .def_property_readonly("d", [](const SpectrumCore& c) { return c.view().d; })
+        .def_property_readonly("trace", [](const SpectrumCore& c) { return c.view().trace; })
+        .def_property_readonly("lambda_min", [](const SpectrumCore& c) { return c.view().lambda_min; })
+        .def_property_readonly("lambda_max", [](const SpectrumCore& c) { return c.view().lambda_max; })
+        .def(
+            "kappa0",
+            [](SpectrumCore& c, double N) {
+                MaybeRelease release(c.view().size() >= release_gil_from);
+                return c.cache.kappa0(c.view(), N);
+            },
+            py::arg("N"), "kappa0(N), memoised.")
+        .def(
+            "kappa_real1",
+            [](SpectrumCore& c, double z, double N, double tol, int max_iter) {
+                const KappaOptions opt{tol, max_iter, 0.1};
+                double k0 = NAN;
+                KappaPoint p;
+                {
+                    MaybeRelease release(c.view().size() >= release_gil_from);
+                    p = solve_kappa_real_one(c.view(), N, z, opt, c.cache, &k0);
+                }
+                const RootResult<double>& r = p.root;
+                return py::make_tuple(r.x, 1.0 / r.df, r.converged(), r.iterations, r.residual, p.df1,
+                                      p.df2, k0);
+            },
+            py::arg("z"), py::arg("N"), py::arg("tol") = 1e-14, py::arg("max_iter") = 100,
+            "One real z > 0: (value, kappa', converged, iterations, residual, df1, df2, kappa0) as Python\n"
+            "scalars; bitwise the batch result for this z (same lattice nodes, memoised).")
+        .def(
+            "solve_kappa_real",
+            [](SpectrumCore& c, double N, darray z, double tol, int max_iter, double lattice_h) {
+                double k0 = NAN;
+                py::tuple t = call_kappa_real_view(
+                    [&](const SpectrumView& s, double n, std::span<const double> zz, const KappaOut& o,
+                        const KappaOptions& opt) { k0 = lindiff::solve_kappa_real(s, n, zz, o, opt, &c.cache); },
+                    c.view(), N, std::move(z), tol, max_iter, lattice_h);
+                if (std::isnan(k0)) k0 = c.cache.kappa0(c.view(), N);  // empty z
+                return py::make_tuple(t[0], t[1], t[2], t[3], t[4], t[5], k0);
+            },
+            py::arg("N"), py::arg("z"), py::arg("tol") = 1e-14, py::arg("max_iter") = 100,
+            py::arg("lattice_h") = 0.1,
+            "_core.solve_kappa_real with the memoised lattice nodes; returns its tuple and kappa0.")
+        .def(
+            "df12_1",
+            [](SpectrumCore& c, double kappa) {
+                const SpectrumView& s = c.view();
+                require(std::isfinite(kappa) && kappa > -s.lambda_min, "real kappa must be finite and > -min(eigenvalues)");
+                DfPair<double> p;
+                {
+                    MaybeRelease release(s.size() >= release_gil_from);
+                    p = df12(s, kappa);
+                }
+                return py::make_tuple(p.df1, p.df2);
+            },
+            py::arg("kappa"), "(df1, df2) at one real kappa, as floats.")
+        .def("cache_size", [](const SpectrumCore& c) { return c.cache.size(); },
+             "Number of memoised lattice nodes.")
+        .def("clear_cache", [](SpectrumCore& c) { c.cache.clear(); }, "Forget the memoised solves.");
+}
+
+}  // namespace
+
 void register_kappa(py::module_& m) {
+    register_spectrum_core(m);
     m.def(
         "kappa0",
         [](darray lam, std::optional<darray> w, double N) {

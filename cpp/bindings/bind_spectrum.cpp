@@ -19,7 +19,7 @@ py::tuple df12_array(const PySpectrum& sp, const A& kappa) {
     {
         py::gil_scoped_release release;
         const std::int64_t n = static_cast<std::int64_t>(k.size());
-#pragma omp parallel for schedule(static) if (n > 256)
+#pragma omp parallel for schedule(static) if (parallel_pays(static_cast<double>(n) * static_cast<double>(sp.view.size())))
         for (std::int64_t i = 0; i < n; ++i) {
             const auto p = df12(sp.view, k[i]);
             o1[i] = p.df1;

@@ -38,12 +38,21 @@ struct PySpectrum {
     }
 };
 
+/// A spectrum validated once and held by lindiff.Spectrum (as `_core.SpectrumCore`): calls
+/// through it skip the per-call conversion and validation of the arrays, and share the
+/// memoised kappa0 and lattice nodes of its KappaCache (bitwise the uncached results).
+struct SpectrumCore {
+    PySpectrum sp;
+    KappaCache cache;
+    SpectrumCore(darray eigenvalues, std::optional<darray> weights) : sp(std::move(eigenvalues), std::move(weights)) {}
+    [[nodiscard]] const SpectrumView& view() const noexcept { return sp.view; }
+};
+
 /// Call a real-z kappa batch solver (CPU or GPU: same signature) on numpy arrays and return
 /// (value, kappa', converged, iterations, residual, sums (n x 4: S1, df1, df2, e12)).
 template <class Solver>
-py::tuple call_kappa_real(Solver&& solver, darray lam, std::optional<darray> w, double N, darray z,
-                          double tol, int max_iter, double lattice_h) {
-    PySpectrum sp(std::move(lam), std::move(w));
+py::tuple call_kappa_real_view(Solver&& solver, const SpectrumView& view, double N, darray z, double tol,
+                               int max_iter, double lattice_h) {
     const auto n = static_cast<py::ssize_t>(z.size());
     py::array_t<double> value(n), deriv(n), residual(n), sums({n, py::ssize_t(4)});
     py::array_t<bool> converged(n);
@@ -54,9 +63,16 @@ py::tuple call_kappa_real(Solver&& solver, darray lam, std::optional<darray> w, 
     KappaOptions opt{tol, max_iter, lattice_h};
     {
         py::gil_scoped_release release;
-        solver(sp.view, N, span_of(z), out, opt);
+        solver(view, N, span_of(z), out, opt);
     }
     return py::make_tuple(value, deriv, converged, iterations, residual, sums);
+}
+
+template <class Solver>
+py::tuple call_kappa_real(Solver&& solver, darray lam, std::optional<darray> w, double N, darray z,
+                          double tol, int max_iter, double lattice_h) {
+    PySpectrum sp(std::move(lam), std::move(w));
+    return call_kappa_real_view(std::forward<Solver>(solver), sp.view, N, std::move(z), tol, max_iter, lattice_h);
 }
 
 void register_spectrum(py::module_& m);

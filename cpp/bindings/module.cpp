@@ -15,6 +15,10 @@ PYBIND11_MODULE(_core, m) {
           "The most threads set_num_threads accepts (the OpenMP thread limit, capped at 1024).");
     m.def("set_num_threads", &lindiff::set_num_threads, py::arg("n"),
           "Set the number of OpenMP threads (no effect without OpenMP).");
+    m.def("get_parallel_min_work", &lindiff::parallel_min_work,
+          "Work (eigenvalue terms) from which kernel batch loops open an OpenMP team; smaller loops run serially.");
+    m.def("set_parallel_min_work", &lindiff::set_parallel_min_work, py::arg("work"),
+          "Set the serial/parallel threshold of kernel batch loops (0: always parallel; results do not change).");
     lindiff::bind::register_spectrum(m);
     lindiff::bind::register_kappa(m);
     lindiff::bind::register_solvers(m);

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 import os
 from typing import TYPE_CHECKING
@@ -14,18 +15,27 @@ if TYPE_CHECKING:
     from .spectrum import Spectrum
 
 __all__ = ["positive_scalar", "real_scalar", "real_array", "positive_array", "nonneg_scalar", "positive_int",
-           "flag", "choice", "optional_callable", "positive_interval", "physical_memory", "check_memory", "check_spectrum", "check_schedule"]
+           "flag", "choice", "optional_callable", "positive_interval", "physical_memory", "check_memory",
+           "check_spectrum", "check_schedule"]
+
+_HUGE = float.fromhex("0x1.fffffffffffffp+1023")  # the largest finite double
 
 
 def positive_scalar(name: str, value: object) -> float:
     """Return ``value`` as a float after checking it is a finite real number > 0."""
+    t = type(value)
+    if (t is float or t is int) and 0 < value < _HUGE:  # type: ignore[operator]  # the common case, cheaply
+        return float(value)  # type: ignore[arg-type]
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.number)):
         arr = np.asarray(value)
         if arr.ndim != 0 or not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
             raise ValueError(f"{name} must be a real scalar > 0 (got {value!r})")
         value = arr.item()
-    x = float(value)  # type: ignore[arg-type]
-    if not np.isfinite(x) or x <= 0:
+    try:
+        x = float(value)  # type: ignore[arg-type]
+    except OverflowError:  # an int beyond the float range
+        x = math.inf
+    if not math.isfinite(x) or x <= 0:
         raise ValueError(f"{name} must be finite and > 0 (got {value!r})")
     return x
 
@@ -85,6 +95,8 @@ def positive_interval(name: str, value: object) -> tuple[float, float]:
 
 def positive_int(name: str, value: object, minimum: int = 1, maximum: int | None = None) -> int:
     """Return ``value`` as an int after checking it is an integer in ``[minimum, maximum]``."""
+    if type(value) is int and minimum <= value and (maximum is None or value <= maximum):  # the common case
+        return value
     span = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Integral, np.integer)):
         if isinstance(value, (float, np.floating)) and float(value).is_integer():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,15 +19,21 @@ from .spectrum import Spectrum
 __all__ = ["KappaResult", "kappa", "kappa_prime", "kappa0"]
 
 DEFAULT_TOL = 1e-14
+_INF = math.inf
 
 
 @dataclass(repr=False)
 class KappaResult(DiagnosticsMixin):
     """Solution of ``z = kappa (1 - df1(kappa)/N)`` at every z, with per-point diagnostics.
 
+    A scalar z (a Python or NumPy scalar, or a 0-d array) gives Python scalars in the per-point
+    fields: ``value``, ``derivative``, ``residual``, ``df1``, ``df2`` and ``z`` are ``float``
+    (``complex`` for complex z), ``converged`` is ``bool`` and ``iterations`` is ``int``.
+    Array z gives arrays of z's shape.
+
     Attributes
     ----------
-    value : ndarray
+    value : ndarray or float
         kappa(z), same shape as z (complex for complex z).
     derivative : ndarray
         kappa'(z) = 1 / (1 - df2(kappa)/N) at the returned kappa.
@@ -74,7 +81,8 @@ class KappaResult(DiagnosticsMixin):
 
     @property
     def max_residual(self) -> float:
-        r = self.residual[np.isfinite(self.residual)]
+        r = np.asarray(self.residual)
+        r = r[np.isfinite(r)]
         return float(r.max()) if r.size else float("nan")
 
     def _title(self) -> str:
@@ -101,7 +109,59 @@ class KappaResult(DiagnosticsMixin):
 def _spectrum_and_N(spectrum: Spectrum, N: object) -> tuple[Spectrum, float]:
     if not isinstance(spectrum, Spectrum):
         raise ValueError(f"spectrum must be a lindiff.Spectrum (got {type(spectrum).__name__})")
+    if type(N) is float and 0.0 < N < math.inf:  # the common case, without the generic checks
+        return spectrum, N
     return spectrum, positive_scalar("N", N)
+
+
+def _real_scalar(z: object) -> float | None:
+    """z as a float when it is one real number (Python or NumPy scalar, 0-d real array), else None.
+
+    Only the type is looked at; the value is checked by the caller."""
+    t = type(z)
+    if t is float or t is np.float64:
+        return float(z)  # type: ignore[arg-type]
+    if t is int:
+        try:
+            return float(z)  # type: ignore[arg-type]
+        except OverflowError:
+            return math.inf  # reported as "z must be finite"
+    if t is bool or t is np.bool_:
+        return None  # not numeric: the general path says so
+    if isinstance(z, (np.floating, np.integer)) or (
+        t is np.ndarray and z.ndim == 0 and (z.dtype.kind in "fiu")  # type: ignore[attr-defined]
+    ):
+        return float(z)  # type: ignore[arg-type]
+    return None
+
+
+def _checked_options(tol: object, max_iter: object) -> tuple[float, int]:
+    if not (type(tol) is float and 0.0 < tol < math.inf):
+        tol = positive_scalar("tol", tol)
+    if not (type(max_iter) is int and 1 <= max_iter < 2**31):
+        max_iter = positive_int("max_iter", max_iter)
+    return tol, max_iter  # type: ignore[return-value]
+
+
+def _kappa_real1(zf: float, spectrum: Spectrum, N: float, tol: float, max_iter: int) -> tuple[Any, ...]:
+    """One real z: the kernel's one-point solve (no OpenMP team, no lattice table; the start
+    comes from the same memoised lattice nodes as a batch, so the result is the batch's)."""
+    if not math.isfinite(zf):
+        raise ValueError("z must be finite (contains NaN or inf)")
+    if not zf > 0:
+        raise ValueError(f"z must be > 0 for real solves (got {zf!r}); pass complex z for the analytic continuation")
+    return spectrum._core_handle.kappa_real1(zf, N, tol, max_iter)  # type: ignore[no-any-return]
+
+
+def _scalar_result(out: tuple[Any, ...], zf: float, spectrum: Spectrum, N: float, tol: float,
+                   strict: bool) -> KappaResult:
+    val, der, conv, its, res, df1, df2, k0 = out
+    result = KappaResult(val, der, conv, its, res, df1, df2, k0, zf, N, float(spectrum.d), tol,
+                         spectrum.name, "real", {"backend": "cpu"})
+    if not conv:
+        report_convergence(False, f"kappa: 1 of 1 points did not converge (max residual {result.max_residual:.3g}); "
+                           "see the result's converged/residual arrays", result, strict, stacklevel=4)
+    return result
 
 
 def kappa0(spectrum: Spectrum, N: float) -> float:
@@ -115,7 +175,7 @@ def kappa0(spectrum: Spectrum, N: float) -> float:
     3.0
     """
     spectrum, N = _spectrum_and_N(spectrum, N)
-    return float(_core.kappa0(*spectrum._core_args(), N))
+    return spectrum._core_handle.kappa0(N)  # type: ignore[no-any-return]
 
 
 def kappa(
@@ -165,6 +225,15 @@ def kappa(
     Returns
     -------
     KappaResult
+        Arrays of z's shape; Python scalars for a scalar z.
+
+    Notes
+    -----
+    A real scalar z (the common call inside a user's own loop) takes a lean path: the same
+    per-point solve from the same start as in a batch (the result is the batch's for that z),
+    but without array conversions, OpenMP team or lattice table; the lattice nodes and kappa0
+    are memoised on the spectrum per (N, tol, max_iter). Batches run serially while their work
+    is too small to pay for an OpenMP team (see ``docs/embedding.md``).
 
     Examples
     --------
@@ -177,9 +246,22 @@ def kappa(
     >>> round(float(lindiff.kappa(1.0, iso, N=200).value), 12)   # quadratic closed form
     1.280776406404
     """
+    tz = type(z)
+    if ((tz is float or tz is np.float64) and 0.0 < z < _INF and type(spectrum) is Spectrum  # type: ignore[operator]
+            and type(N) is float and 0.0 < N < _INF and type(tol) is float and 0.0 < tol < _INF
+            and type(max_iter) is int and 0 < max_iter < 2**31 and backend == "cpu"):
+        # the hot path of a loop over z: every argument is already known valid (no helper calls)
+        out = spectrum._core_handle.kappa_real1(z, N, tol, max_iter)
+        if out[2]:
+            return KappaResult(*out, float(z), N, float(spectrum._d), tol, spectrum.name, "real",  # type: ignore[arg-type]
+                               {"backend": "cpu"})
+        return _scalar_result(out, float(z), spectrum, N, tol, bool(strict))  # type: ignore[arg-type]
     spectrum, N = _spectrum_and_N(spectrum, N)
-    tol = positive_scalar("tol", tol)
-    max_iter = positive_int("max_iter", max_iter)
+    tol, max_iter = _checked_options(tol, max_iter)
+    if backend == "cpu" or (backend == "auto" and len(spectrum) < 1e8):  # as resolve_backend decides
+        zf = _real_scalar(z)
+        if zf is not None:
+            return _scalar_result(_kappa_real1(zf, spectrum, N, tol, max_iter), zf, spectrum, N, tol, bool(strict))
     zarr = np.asarray(z)
     if zarr.dtype == object or not np.issubdtype(zarr.dtype, np.number):
         raise ValueError(f"z must be numeric (got dtype {zarr.dtype})")
@@ -199,6 +281,7 @@ def kappa(
         if ok.any():
             df1[ok], df2[ok] = spectrum._df12(val[ok])
         zout = zc
+        k0 = None
         resolve_backend(backend)  # validates the name; the continuation is sequential: CPU
         which = "cpu"
     else:
@@ -211,13 +294,18 @@ def kappa(
                 "pass complex z for the analytic continuation"
             )
         which = resolve_backend(backend, work=float(zr.size) * len(spectrum))
-        solver = _core.solve_kappa_real if which == "cpu" else cuda_module().solve_kappa_real  # type: ignore[union-attr]
-        val, der, conv, its, res, sums = solver(*spectrum._core_args(), N, zr.ravel(), tol=tol,
-                                                max_iter=max_iter)
+        if which == "cpu":  # memoised kappa0 and lattice nodes (bitwise the stateless solve)
+            val, der, conv, its, res, sums, k0 = spectrum._core_handle.solve_kappa_real(N, zr.ravel(), tol, max_iter)
+        else:
+            val, der, conv, its, res, sums = cuda_module().solve_kappa_real(  # type: ignore[union-attr]
+                *spectrum._core_args(), N, zr.ravel(), tol=tol, max_iter=max_iter)
+            k0 = None
         df1, df2 = sums[:, 1].copy(), sums[:, 2].copy()
         zout = zr
     shape = zarr.shape
-    result = KappaResult(
+    if k0 is None:
+        k0 = spectrum._core_handle.kappa0(N)
+    fields: dict[str, Any] = dict(
         value=val.reshape(shape),
         derivative=der.reshape(shape),
         converged=conv.reshape(shape),
@@ -225,8 +313,13 @@ def kappa(
         residual=res.reshape(shape),
         df1=df1.reshape(shape),
         df2=df2.reshape(shape),
-        kappa0=float(_core.kappa0(*spectrum._core_args(), N)),
         z=zout,
+    )
+    if zarr.ndim == 0:  # a scalar z: Python scalars, as on the lean real path
+        fields = {k: v.item() for k, v in fields.items()}
+    result = KappaResult(
+        **fields,
+        kappa0=float(k0),
         N=N,
         d=float(spectrum.d),
         tol=tol,
@@ -257,6 +350,22 @@ def kappa_prime(
     >>> float(lindiff.kappa_prime(1e6, s, N=50)) > 1   # -> 1 as z -> inf
     True
     """
+    tz = type(z)
+    if ((tz is float or tz is np.float64) and 0.0 < z < _INF and type(spectrum) is Spectrum  # type: ignore[operator]
+            and type(N) is float and 0.0 < N < _INF and type(tol) is float and 0.0 < tol < _INF
+            and type(max_iter) is int and 0 < max_iter < 2**31):
+        out = spectrum._core_handle.kappa_real1(z, N, tol, max_iter)  # arguments known valid (see kappa)
+        if not out[2]:
+            _scalar_result(out, float(z), spectrum, N, tol, bool(strict))  # type: ignore[arg-type]  # warns or raises
+        return np.float64(out[1])  # type: ignore[return-value]
+    zf = _real_scalar(z)
+    if zf is not None:  # the lean one-point path (see kappa)
+        spectrum, N = _spectrum_and_N(spectrum, N)
+        tol, max_iter = _checked_options(tol, max_iter)
+        out = _kappa_real1(zf, spectrum, N, tol, max_iter)
+        if not out[2]:
+            _scalar_result(out, zf, spectrum, N, tol, bool(strict))  # warns or raises
+        return np.float64(out[1])  # type: ignore[return-value]
     r = kappa(z, spectrum, N, tol=tol, max_iter=max_iter, strict=strict)
-    d = r.derivative
+    d = np.asarray(r.derivative)
     return d[()] if d.ndim == 0 else d

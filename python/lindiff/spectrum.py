@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -52,7 +53,7 @@ class Spectrum:
     500000.0
     """
 
-    __slots__ = ("_lam", "_w", "_d", "_trace", "name", "info")
+    __slots__ = ("_lam", "_w", "_d", "_trace", "_core_handle", "name", "info")
 
     def __init__(
         self,
@@ -78,12 +79,13 @@ class Spectrum:
                 raise ValueError(
                     f"weights must have the same shape as eigenvalues (got {w.shape} and {lam.shape})"
                 )
-        summary = _core.spectrum_summary(lam, w)
         self._lam = _readonly(lam)
         self._w = None if w is None else _readonly(w)
-        d = summary["d"]
+        # validated once; one-point calls go through it (memoised kappa0 and start-lattice nodes)
+        self._core_handle = _core.SpectrumCore(self._lam, self._w)
+        d = self._core_handle.d
         self._d: int | float = int(round(d)) if float(d).is_integer() else float(d)
-        self._trace = float(summary["trace"])
+        self._trace = float(self._core_handle.trace)
         self.name = name
         self.info = dict(info or {})
 
@@ -241,12 +243,36 @@ class Spectrum:
             f1, f2 = _core.df12(self._lam, self._w, kk)
         return f1.reshape(k.shape), f2.reshape(k.shape)
 
+    def _df12_scalar(self, kappa: object) -> tuple[float, float] | None:
+        """(df1, df2) at one real kappa given as a Python or NumPy real scalar; None otherwise.
+
+        The lean path of a one-point call: no array conversions, no OpenMP team."""
+        t = type(kappa)
+        if t is float or t is int or t is np.float64 or (t is not bool and isinstance(kappa, (np.floating, np.integer))):
+            k = float(kappa)  # type: ignore[arg-type]
+            if not math.isfinite(k):
+                raise ValueError("kappa must be finite (contains NaN or inf)")
+            if not k > -self._core_handle.lambda_min:
+                raise ValueError("real kappa must be > -min(eigenvalues)")
+            return self._core_handle.df12_1(k)  # type: ignore[no-any-return]
+        return None
+
     def df1(self, kappa: ArrayLike) -> NDArray[Any]:
-        """``df1(kappa) = sum_nu lambda_nu / (lambda_nu + kappa)`` (real or complex kappa)."""
+        """``df1(kappa) = sum_nu lambda_nu / (lambda_nu + kappa)`` (real or complex kappa).
+
+        Same shape as kappa; a real scalar kappa gives a ``numpy.float64`` (a Python float)."""
+        one = self._df12_scalar(kappa)
+        if one is not None:
+            return np.float64(one[0])  # type: ignore[return-value]
         return self._df12(kappa)[0]
 
     def df2(self, kappa: ArrayLike) -> NDArray[Any]:
-        """``df2(kappa) = sum_nu lambda_nu^2 / (lambda_nu + kappa)^2`` (real or complex kappa)."""
+        """``df2(kappa) = sum_nu lambda_nu^2 / (lambda_nu + kappa)^2`` (real or complex kappa).
+
+        Same shape as kappa; a real scalar kappa gives a ``numpy.float64`` (a Python float)."""
+        one = self._df12_scalar(kappa)
+        if one is not None:
+            return np.float64(one[1])  # type: ignore[return-value]
         return self._df12(kappa)[1]
 
     def expanded(self) -> NDArray[np.float64]:

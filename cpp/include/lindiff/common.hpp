@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <complex>
 #include <cstddef>
@@ -102,6 +103,39 @@ inline void set_num_threads(int n) {
 #if defined(_OPENMP)
     omp_set_num_threads(n);
 #endif
+}
+
+/// Serial/parallel switch of the kernel's batch loops.
+///
+/// A loop's work is counted in eigenvalue terms (one term = one 1/(lambda + kappa) and its few
+/// multiply-adds, ~0.3-1 ns on one core).  Starting an OpenMP team costs ~2-20 us on an idle
+/// machine and much more when the other cores are busy (a woken thread waits for a time slice),
+/// so a loop with less work than parallel_min_work() runs serially on the calling thread
+/// (`#pragma omp parallel for if (parallel_pays(work))`).  Which way a loop runs never changes
+/// its results: the points of a batch are independent.  bench/bench_calls.py measures it: on
+/// 2 cores the best-case crossover of 1 and 2 threads lies near 2e4 terms (2e5 terms: 0.6x the
+/// serial time), while on a machine whose cores are busy a team start can cost a scheduler
+/// time slice (ms: 10-100x slower loops, median of 400 calls, from 5e5 terms up).  The default
+/// sits 10x above the best-case crossover: below it a second thread saves at most ~30 us.
+/// set_parallel_min_work changes it (0: always parallel).
+inline constexpr double default_parallel_min_work = 2e5;
+
+namespace detail {
+inline std::atomic<double> parallel_min_work_value{default_parallel_min_work};
+}  // namespace detail
+
+inline double parallel_min_work() noexcept { return detail::parallel_min_work_value.load(std::memory_order_relaxed); }
+
+inline void set_parallel_min_work(double work) {
+    require(work >= 0 && !std::isnan(work), [&] {
+        return "work must be >= 0 (got " + std::to_string(work) + ")";
+    });
+    detail::parallel_min_work_value.store(work, std::memory_order_relaxed);
+}
+
+/// Whether a loop of `work` eigenvalue terms should open an OpenMP team.
+inline bool parallel_pays(double work) noexcept {
+    return num_threads() > 1 && work >= parallel_min_work();
 }
 
 inline constexpr bool have_openmp() noexcept {

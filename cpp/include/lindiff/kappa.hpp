@@ -17,8 +17,11 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
+#include <mutex>
 #include <numbers>
 #include <span>
+#include <unordered_map>
 #include <vector>
 
 #include "common.hpp"
@@ -56,7 +59,7 @@ struct KappaPoint {
 };
 
 inline void check_N(double N) {
-    require(std::isfinite(N) && N > 0, [&] { return "N must be finite and > 0 (got " + std::to_string(N) + ")"; });
+    require(std::isfinite(N) && N > 0, [&] { return "N must be finite and > 0 (got " + num(N) + ")"; });
 }
 
 /// F(kappa) = kappa (1 - df1/N) - z and F' = 1 - df2/N, evaluated without cancellation as
@@ -86,8 +89,8 @@ LINDIFF_HD inline Eval<T> kappa_equation(const SpectrumView& s, double N, T z, T
 inline double kappa0(const SpectrumView& s, double N, const RootOptions& opt = {}) {
     check_N(N);
     require(std::isfinite(s.d / N) && std::isfinite(s.trace / N), [&] {
-        return "N must be > 0 with d/N and Tr(Sigma)/N finite (got N = " + std::to_string(N) + ", d = " +
-               std::to_string(s.d) + ")";
+        return "N must be > 0 with d/N and Tr(Sigma)/N finite (got N = " + num(N) + ", d = " +
+               num(s.d) + ")";
     });
     if (N >= s.d) return 0.0;
     const double lower = s.lambda_min * (s.d - N) / N;  // df1(lower) >= N, equality iff isotropic
@@ -239,6 +242,13 @@ LINDIFF_HD inline std::int64_t lattice_index(double z, double h) {
     return static_cast<std::int64_t>(std::floor(std::log(z) / h));
 }
 
+/// The start at z from the nodes A (k = lattice_index(z)) and B (k + 1): cubic Hermite in
+/// (ln z, ln kappa) with the exact slopes; NaN when a node failed.
+LINDIFF_HD inline double lattice_guess(const LatticeNode& A, const LatticeNode& B, double z) {
+    if (!A.ok || !B.ok) return NAN;
+    return std::exp(hermite_cubic(A.lnz, A.lnkappa, A.slope, B.lnz, B.lnkappa, B.slope, std::log(z)));
+}
+
 /// Non-owning view of a lattice (host or device memory).
 struct LatticeView {
     const LatticeNode* table = nullptr;  // indexed by k - kmin, k = kmin .. kmin + size - 1
@@ -250,10 +260,7 @@ struct LatticeView {
     LINDIFF_HD double guess(double z) const {
         const std::int64_t k = lattice_index(z, h) - kmin;
         if (k < 0 || static_cast<std::size_t>(k) + 1 >= size) return NAN;
-        const LatticeNode& A = table[k];
-        const LatticeNode& B = table[k + 1];
-        if (!A.ok || !B.ok) return NAN;
-        return std::exp(hermite_cubic(A.lnz, A.lnkappa, A.slope, B.lnz, B.lnkappa, B.slope, std::log(z)));
+        return lattice_guess(table[k], table[k + 1], z);
     }
 };
 
@@ -268,8 +275,139 @@ struct KappaLattice {
     [[nodiscard]] LatticeView view() const { return {table.data(), kmin, table.size(), h}; }
 };
 
+/// Spectrum passes a lattice node costs (a solve from the bracket, ~5 measured) and a batch
+/// point costs (one pass from the lattice start, one for the sums): the work estimates behind
+/// the serial/parallel switch (parallel_pays).
+inline constexpr double kappa_node_passes = 6.0;
+inline constexpr double kappa_point_passes = 2.0;
+
+/// The options a lattice node is solved with (at least 200 iterations: no start).
+inline KappaOptions lattice_node_options(const KappaOptions& opt) noexcept {
+    KappaOptions o = opt;
+    o.max_iter = std::max(opt.max_iter, 200);
+    return o;
+}
+
+/// Node k of the lattice ln z = k h (h = opt.lattice_h), solved from the bracket alone: its
+/// value depends on (spectrum, N, k, h, tol, max_iter) only.  `opt` are lattice_node_options.
+inline LatticeNode solve_lattice_node(const SpectrumView& s, double N, double k0, std::int64_t k,
+                                      const KappaOptions& node_opt) {
+    const double lnz = static_cast<double>(k) * node_opt.lattice_h;
+    const double zz = std::exp(lnz);
+    LatticeNode nd{lnz, 0, 0, 0};
+    if (std::isfinite(zz) && zz > 0) {
+        const RootResult<double> r = solve_kappa_real_point(s, N, k0, zz, NAN, node_opt).root;
+        if (r.converged() && r.x > 0 && r.df > 0) {
+            nd.lnkappa = std::log(r.x);
+            nd.slope = zz / (r.df * r.x);
+            nd.ok = 1;
+        }
+    }
+    return nd;
+}
+
+/// Memoised per-spectrum solves: kappa0(N) and lattice nodes, keyed by N and the node options.
+///
+/// Every entry is a pure function of its key (and of the spectrum the cache belongs to), so a
+/// result computed with the cache is bitwise the one computed without it; the cache only skips
+/// repeated work: a loop calling kappa one z at a time at a fixed N pays for a node once, then
+/// one spectrum pass per call.  Thread-safe (one mutex; the solves run outside it).  Bounded:
+/// when full it is emptied (max_nodes nodes, max_kappa0 values of N).
+class KappaCache {
+public:
+    static constexpr std::size_t max_nodes = std::size_t(1) << 15;  // ~3 MiB with the hash table
+    static constexpr std::size_t max_kappa0 = 1024;
+
+    /// kappa0(s, N), memoised (s must be the spectrum this cache belongs to).
+    double kappa0(const SpectrumView& s, double N) {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            const auto it = k0_.find(N);
+            if (it != k0_.end()) return it->second;
+        }
+        const double k0 = lindiff::kappa0(s, N);  // throws for a bad N: nothing stored
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (k0_.size() >= max_kappa0) k0_.clear();
+        k0_.emplace(N, k0);
+        return k0;
+    }
+
+    /// Look up node k for (N, node options); false when absent.
+    bool find(double N, const KappaOptions& node_opt, std::int64_t k, LatticeNode& out) const {
+        std::lock_guard<std::mutex> lock(mutex_);
+        const auto it = nodes_.find(Key{N, node_opt.tol, node_opt.lattice_h, node_opt.max_iter, k});
+        if (it == nodes_.end()) return false;
+        out = it->second;
+        return true;
+    }
+
+    void insert(double N, const KappaOptions& node_opt, std::span<const std::int64_t> keys,
+                std::span<const LatticeNode> nodes) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (nodes_.size() + keys.size() > max_nodes) nodes_.clear();
+        if (keys.size() > max_nodes) return;
+        for (std::size_t j = 0; j < keys.size(); ++j)
+            nodes_.emplace(Key{N, node_opt.tol, node_opt.lattice_h, node_opt.max_iter, keys[j]}, nodes[j]);
+    }
+
+    /// Node k, from the cache or solved (and stored).
+    LatticeNode node(const SpectrumView& s, double N, double k0, std::int64_t k, const KappaOptions& node_opt) {
+        LatticeNode nd;
+        if (find(N, node_opt, k, nd)) return nd;
+        nd = solve_lattice_node(s, N, k0, k, node_opt);
+        insert(N, node_opt, {&k, 1}, {&nd, 1});
+        return nd;
+    }
+
+    [[nodiscard]] std::size_t size() const {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return nodes_.size();
+    }
+
+    void clear() {
+        std::lock_guard<std::mutex> lock(mutex_);
+        nodes_.clear();
+        k0_.clear();
+    }
+
+private:
+    struct Key {
+        double N, tol, h;
+        int max_iter;
+        std::int64_t k;
+        bool operator==(const Key& o) const noexcept {
+            return N == o.N && tol == o.tol && h == o.h && max_iter == o.max_iter && k == o.k;
+        }
+    };
+    struct KeyHash {
+        static std::size_t mix(std::size_t h, std::uint64_t v) noexcept {
+            return h ^ (v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2));
+        }
+        static std::uint64_t bits(double x) noexcept {
+            std::uint64_t u;
+            std::memcpy(&u, &x, sizeof u);
+            return u;
+        }
+        std::size_t operator()(const Key& key) const noexcept {
+            std::size_t h = std::hash<std::int64_t>{}(key.k);
+            h = mix(h, bits(key.N));
+            h = mix(h, bits(key.tol));
+            h = mix(h, bits(key.h));
+            return mix(h, static_cast<std::uint64_t>(key.max_iter));
+        }
+    };
+    mutable std::mutex mutex_;
+    std::unordered_map<Key, LatticeNode, KeyHash> nodes_;
+    std::unordered_map<double, double> k0_;
+};
+
+/// The start lattice for a batch of real z: the nodes next to every z, each solved
+/// independently from the bracket (so a node's value depends on its position only), taken
+/// from `cache` when given (and the new ones stored there).  The nodes are solved in parallel
+/// only when their work pays for an OpenMP team (parallel_pays).
 inline KappaLattice build_kappa_lattice(const SpectrumView& s, double N, double k0,
-                                        std::span<const double> z, const KappaOptions& opt) {
+                                        std::span<const double> z, const KappaOptions& opt,
+                                        KappaCache* cache = nullptr) {
     KappaLattice lat;
     lat.h = opt.lattice_h;
     if (z.empty()) return lat;
@@ -286,28 +424,25 @@ inline KappaLattice build_kappa_lattice(const SpectrumView& s, double N, double 
         const std::size_t j = static_cast<std::size_t>(lattice_index(zi, h) - kmin);
         needed[j] = needed[j + 1] = 1;
     }
-    std::vector<std::int64_t> keys;
-    for (std::size_t j = 0; j < span; ++j)
-        if (needed[j]) keys.push_back(kmin + static_cast<std::int64_t>(j));
     lat.kmin = kmin;
     lat.table.assign(span, LatticeNode{});
+    const KappaOptions node_opt = lattice_node_options(opt);
+    std::vector<std::int64_t> keys;  // nodes to solve
+    for (std::size_t j = 0; j < span; ++j) {
+        if (!needed[j]) continue;
+        const std::int64_t k = kmin + static_cast<std::int64_t>(j);
+        if (cache && cache->find(N, node_opt, k, lat.table[j])) continue;
+        keys.push_back(k);
+    }
     const std::int64_t nn = static_cast<std::int64_t>(keys.size());
-#pragma omp parallel for schedule(dynamic, 4)
-    for (std::int64_t j = 0; j < nn; ++j) {
-        const double lnz = static_cast<double>(keys[j]) * h;
-        const double zz = std::exp(lnz);
-        LatticeNode nd{lnz, 0, 0, 0};
-        if (std::isfinite(zz) && zz > 0) {
-            KappaOptions o = opt;
-            o.max_iter = std::max(opt.max_iter, 200);
-            const RootResult<double> r = solve_kappa_real_point(s, N, k0, zz, NAN, o).root;
-            if (r.converged() && r.x > 0 && r.df > 0) {
-                nd.lnkappa = std::log(r.x);
-                nd.slope = zz / (r.df * r.x);
-                nd.ok = 1;
-            }
-        }
-        lat.table[static_cast<std::size_t>(keys[j] - kmin)] = nd;
+    const double work = static_cast<double>(nn) * kappa_node_passes * static_cast<double>(s.size());
+#pragma omp parallel for schedule(dynamic, 4) if (parallel_pays(work))
+    for (std::int64_t j = 0; j < nn; ++j)
+        lat.table[static_cast<std::size_t>(keys[j] - kmin)] = solve_lattice_node(s, N, k0, keys[j], node_opt);
+    if (cache && nn > 0) {
+        std::vector<LatticeNode> solved(keys.size());
+        for (std::size_t j = 0; j < keys.size(); ++j) solved[j] = lat.table[static_cast<std::size_t>(keys[j] - kmin)];
+        cache->insert(N, node_opt, keys, solved);
     }
     return lat;
 }
@@ -320,7 +455,7 @@ inline void check_kappa_real_args(double N, std::span<const double> z, const Kap
     require(opt.lattice_h > 0 && opt.lattice_h <= 1, "lattice_h must be in (0, 1]");
     for (std::size_t i = 0; i < z.size(); ++i)
         require(std::isfinite(z[i]) && z[i] > 0, [&] {
-            return "z must be finite and > 0 for real solves (got " + std::to_string(z[i]) +
+            return "z must be finite and > 0 for real solves (got " + num(z[i]) +
                    " at flat index " + std::to_string(i) + "); pass complex z for the continuation";
         });
 }
@@ -345,19 +480,40 @@ LINDIFF_HD inline void solve_kappa_real_batch_point(const SpectrumView& s, doubl
 
 /// Batch solve for real z > 0 (OpenMP over points; identical results for any thread count).
 /// `out.value_im` / `out.deriv_im` are ignored.
-inline void solve_kappa_real(const SpectrumView& s, double N, std::span<const double> z,
-                             const KappaOut& out, const KappaOptions& opt = {}) {
+/// The loop over points runs in parallel only when its work pays for an OpenMP team
+/// (parallel_pays); with `cache`, kappa0 and the lattice nodes are memoised there (same bits).
+/// Returns kappa0 (NaN for an empty z).
+inline double solve_kappa_real(const SpectrumView& s, double N, std::span<const double> z,
+                               const KappaOut& out, const KappaOptions& opt = {},
+                               KappaCache* cache = nullptr) {
     check_kappa_real_args(N, z, opt);
-    if (z.empty()) return;
-    const double k0 = kappa0(s, N);
-    const KappaLattice lattice = build_kappa_lattice(s, N, k0, z, opt);
+    if (z.empty()) return NAN;
+    const double k0 = cache ? cache->kappa0(s, N) : kappa0(s, N);
+    const KappaLattice lattice = build_kappa_lattice(s, N, k0, z, opt, cache);
     const LatticeView lat = lattice.view();
     const std::int64_t np = static_cast<std::int64_t>(z.size());
-#pragma omp parallel for schedule(static)
+    const double work = static_cast<double>(np) * kappa_point_passes * static_cast<double>(s.size());
+#pragma omp parallel for schedule(static) if (parallel_pays(work))
     for (std::int64_t i = 0; i < np; ++i)
         solve_kappa_real_batch_point(s, N, k0, lat, z[i], opt, &out.value_re[i], &out.deriv_re[i],
                                      &out.converged[i], &out.iterations[i], &out.residual[i],
                                      out.sums.empty() ? nullptr : &out.sums[4 * i]);
+    return k0;
+}
+
+/// One real z > 0, the way solve_kappa_real solves it inside any batch: the same two lattice
+/// nodes (memoised in `cache`), the same start, the same Newton; so the result is the batch
+/// result for this z, without an OpenMP team or a lattice table.  Sets *k0_out to kappa0.
+inline KappaPoint solve_kappa_real_one(const SpectrumView& s, double N, double z, const KappaOptions& opt,
+                                       KappaCache& cache, double* k0_out = nullptr) {
+    check_kappa_real_args(N, {&z, 1}, opt);
+    const double k0 = cache.kappa0(s, N);
+    if (k0_out) *k0_out = k0;
+    const KappaOptions node_opt = lattice_node_options(opt);
+    const std::int64_t k = lattice_index(z, opt.lattice_h);
+    const LatticeNode A = cache.node(s, N, k0, k, node_opt);
+    const LatticeNode B = cache.node(s, N, k0, k + 1, node_opt);
+    return solve_kappa_real_point(s, N, k0, z, lattice_guess(A, B, z), opt);
 }
 
 /// Several curves z_j(t) at once (row j of a row-major n_curves x n_points array, each with its
@@ -374,7 +530,8 @@ inline void solve_kappa_curves(const SpectrumView& s, std::span<const double> N,
     std::vector<double> k0(N.size());
     for (std::size_t j = 0; j < N.size(); ++j) k0[j] = kappa0(s, N[j]);
     const std::int64_t nc = static_cast<std::int64_t>(N.size());
-#pragma omp parallel for schedule(dynamic, 1)
+    const double work = static_cast<double>(z.size()) * kappa_point_passes * static_cast<double>(s.size());
+#pragma omp parallel for schedule(dynamic, 1) if (parallel_pays(work))
     for (std::int64_t j = 0; j < nc; ++j) {
         // (ln z, ln kappa, d ln kappa / d ln z) of the last two converged points
         double x1 = NAN, y1 = NAN, m1 = NAN, x0 = NAN, y0 = NAN, m0 = NAN;
@@ -497,8 +654,8 @@ inline void solve_kappa_path(const SpectrumView& s, double N, std::span<const cp
     for (std::size_t i = 0; i < n; ++i)
         require(is_finite(z[i]) && z[i] != cplx(0),
                 [&] {
-                    return "z must be finite and non-zero (got " + std::to_string(z[i].real()) + "+" +
-                           std::to_string(z[i].imag()) + "j at flat index " + std::to_string(i) + ")";
+                    return "z must be finite and non-zero (got " + num(z[i].real()) + "+" +
+                           num(z[i].imag()) + "j at flat index " + std::to_string(i) + ")";
                 });
     if (n == 0) return;
     const double k0 = kappa0(s, N);
