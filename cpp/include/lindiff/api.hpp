@@ -228,18 +228,23 @@ inline Result<cplx> kappa_result(cplx value, cplx deriv, std::uint8_t conv, std:
     return r;
 }
 
+/// The Result of a spectral sum evaluated directly (no iteration): exact up to rounding.
+[[nodiscard]] inline Result<double> direct_sum(double value, double derivative) {
+    Result<double> r;
+    r.value = value;
+    r.derivative = derivative;
+    r.converged = std::isfinite(value);
+    r.residual = 0.0;
+    r.message = "direct sum";
+    return r;
+}
+
 /// df1(kappa) = sum_nu w lambda / (lambda + kappa) at a real kappa > -lambda_min; `derivative` is
 /// d df1 / d kappa = -sum_nu w lambda / (lambda + kappa)^2 (a direct sum, no cancellation).
 [[nodiscard]] inline Result<double> df1(const SpectrumView& s, double kappa) {
     require(std::isfinite(kappa) && kappa > -s.lambda_min, "kappa must be finite and > -lambda_min");
     const KappaSums k = kappa_sums(s, kappa);
-    Result<double> r;
-    r.value = k.df1;
-    r.derivative = -k.e12;
-    r.converged = std::isfinite(k.df1);
-    r.residual = 0.0;
-    r.message = "direct sum";
-    return r;
+    return direct_sum(k.df1, -k.e12);
 }
 
 /// df2(kappa) = sum_nu w lambda^2 / (lambda + kappa)^2 at a real kappa > -lambda_min;
@@ -247,13 +252,7 @@ inline Result<cplx> kappa_result(cplx value, cplx deriv, std::uint8_t conv, std:
 [[nodiscard]] inline Result<double> df2(const SpectrumView& s, double kappa) {
     require(std::isfinite(kappa) && kappa > -s.lambda_min, "kappa must be finite and > -lambda_min");
     const KappaSums k = kappa_sums(s, kappa);
-    Result<double> r;
-    r.value = k.df2;
-    r.derivative = -2.0 * k.c3;
-    r.converged = std::isfinite(k.df2);
-    r.residual = 0.0;
-    r.message = "direct sum";
-    return r;
+    return direct_sum(k.df2, -2.0 * k.c3);
 }
 
 namespace detail {

@@ -435,7 +435,7 @@ inline KappaLattice build_kappa_lattice(const SpectrumView& s, double N, double 
         keys.push_back(k);
     }
     const std::int64_t nn = static_cast<std::int64_t>(keys.size());
-    const double work = static_cast<double>(nn) * kappa_node_passes * static_cast<double>(s.size());
+    [[maybe_unused]] const double work = static_cast<double>(nn) * kappa_node_passes * static_cast<double>(s.size());
 #pragma omp parallel for schedule(dynamic, 4) if (parallel_pays(work))
     for (std::int64_t j = 0; j < nn; ++j)
         lat.table[static_cast<std::size_t>(keys[j] - kmin)] = solve_lattice_node(s, N, k0, keys[j], node_opt);
@@ -492,7 +492,7 @@ inline double solve_kappa_real(const SpectrumView& s, double N, std::span<const 
     const KappaLattice lattice = build_kappa_lattice(s, N, k0, z, opt, cache);
     const LatticeView lat = lattice.view();
     const std::int64_t np = static_cast<std::int64_t>(z.size());
-    const double work = static_cast<double>(np) * kappa_point_passes * static_cast<double>(s.size());
+    [[maybe_unused]] const double work = static_cast<double>(np) * kappa_point_passes * static_cast<double>(s.size());
 #pragma omp parallel for schedule(static) if (parallel_pays(work))
     for (std::int64_t i = 0; i < np; ++i)
         solve_kappa_real_batch_point(s, N, k0, lat, z[i], opt, &out.value_re[i], &out.deriv_re[i],
@@ -530,7 +530,7 @@ inline void solve_kappa_curves(const SpectrumView& s, std::span<const double> N,
     std::vector<double> k0(N.size());
     for (std::size_t j = 0; j < N.size(); ++j) k0[j] = kappa0(s, N[j]);
     const std::int64_t nc = static_cast<std::int64_t>(N.size());
-    const double work = static_cast<double>(z.size()) * kappa_point_passes * static_cast<double>(s.size());
+    [[maybe_unused]] const double work = static_cast<double>(z.size()) * kappa_point_passes * static_cast<double>(s.size());
 #pragma omp parallel for schedule(dynamic, 1) if (parallel_pays(work))
     for (std::int64_t j = 0; j < nc; ++j) {
         // (ln z, ln kappa, d ln kappa / d ln z) of the last two converged points
