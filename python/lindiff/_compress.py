@@ -399,6 +399,6 @@ def compress(lam: NDArray[np.float64], w: NDArray[np.float64] | None, tol: float
             break
         theta_max = float(th)
     info = CompressionInfo(True, int(r), int(n_distinct), int(u.size), tol, krange, bnd, e1, e2, etr,
-                           abs(float(np.sum(wn)) / mass - 1), theta_max, pre_b, time.perf_counter() - t0,
+                           abs(float(_core.spectrum_summary(nodes, wn)["d"]) / mass - 1), theta_max, pre_b, time.perf_counter() - t0,
                            float(center), float(half), mass, tuple(nodes.tolist()), tuple(wn.tolist()))
     return nodes, wn, info
