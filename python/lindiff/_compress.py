@@ -74,7 +74,9 @@ class CompressionInfo:
         The real-kappa interval certified and checked: ``[1e-10 lambda_min, 1e4 lambda_max]``.
     bound : float
         A-priori bound on the max relative error of df1 and df2 over 200 log-spaced real kappa in
-        ``kappa_range`` (final rule + pre-pass term).
+        ``kappa_range`` (final rule + pre-pass term; rounding not included). Normally <= ``tol``;
+        it can exceed ``tol`` when r reached ``R_MAX`` and only the a-posteriori check passed
+        (then the check is the guarantee, and ``theta_max`` says so for complex kappa).
     measured_df1, measured_df2 : float
         A-posteriori max relative error against the direct sums at 30 log-spaced real kappa.
     trace_rel_error, d_rel_error : float
