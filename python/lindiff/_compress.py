@@ -1,0 +1,406 @@
+"""Spectral compression: an r-node Gauss rule of the spectral measure in u = log(lambda).
+
+Every theory quantity is a spectral sum ``sum_nu w_nu f(lambda_nu)`` with ``f`` a rational
+function of lambda and kappa, e.g. ``lambda/(lambda+kappa) = 1/(1 + exp(-(u - log kappa)))``.
+In ``u = log(lambda)`` these are analytic in the strip ``|Im u| < pi - |arg kappa|`` whatever the
+spectrum, so the Gauss rule of the measure ``mu = sum_i w_i delta(u - u_i)`` converges
+geometrically in the number of nodes r, at a rate set by pi and the spread of log(lambda), not by d.
+
+Algorithm (:func:`compress`):
+
+1. merge equal eigenvalues; map u to x in [-1, 1] (``x = (u - c)/h``);
+2. pre-pass for large spectra (more than ``PREPASS_MIN`` distinct values): cut the u axis into
+   groups of width ``GROUP_WIDTH`` and replace each group of more than ``GROUP_NODES`` points by
+   its own ``GROUP_NODES``-node Gauss rule (a Lanczos run on every group at once, O(d));
+   the error of this step is bounded by :func:`prepass_bound` (below 1e-19 relative for real
+   kappa > 0), so the reduced measure has at most a few thousand points;
+3. Lanczos with full reorthogonalisation (twice) on the reduced measure in x: the Jacobi matrix
+   of mu; Golub-Welsch (eigh of its leading r x r block) gives the r-node rule for every r;
+4. r: the smallest with the a-priori bound (:func:`gauss_bound`) below ``tol`` on a grid of real
+   kappa, then raised until the a-posteriori check against the direct sums passes.
+
+A-priori bound. For f analytic and ``|f| <= M`` in the Bernstein ellipse ``E_rho`` (foci -1, 1),
+the Chebyshev coefficients satisfy ``|a_k| <= 2 M rho^-k``, so the best polynomial approximation
+of degree 2r-1 has error ``<= 2 M rho^(1-2r)/(rho-1)``; the r-node Gauss rule of a positive
+measure of mass m0 is exact for that degree and has positive weights summing to m0, hence
+
+    |sum w f - sum W f| <= 4 m0 M(rho) rho^(1-2r) / (rho - 1)   for every 1 < rho < rho_pole,
+
+where rho_pole is the ellipse through the nearest pole ``u = log|kappa| + i (arg kappa +- pi)``.
+M(rho) is evaluated on the ellipse (max modulus principle; 256 points) and the bound minimised
+over 32 values of rho. Relative bounds divide by |df1|, |df2| (from the compressed rule).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from . import _core
+
+__all__ = ["CompressionInfo", "compress", "gauss_bound", "prepass_bound"]
+
+#: spectra with more distinct values than this get the O(d) group pre-pass
+PREPASS_MIN = 2048
+#: width of a pre-pass group in u = log(lambda)
+GROUP_WIDTH = 0.25
+#: Gauss nodes per pre-pass group
+GROUP_NODES = 8
+#: relative range of the check grid: kappa in [KAPPA_LO * lambda_min, KAPPA_HI * lambda_max]
+KAPPA_LO, KAPPA_HI = 1e-10, 1e4
+#: most nodes tried before giving up (the spectrum is then returned uncompressed)
+R_MAX = 160
+_N_RHO, _N_PHI = 32, 256
+
+
+@dataclass(frozen=True)
+class CompressionInfo:
+    """What :meth:`lindiff.Spectrum.compress` did, and how accurate it is.
+
+    Attributes
+    ----------
+    compressed : bool
+        False when the spectrum was returned unchanged (too few distinct values, or ``tol`` not
+        reachable with ``R_MAX`` nodes).
+    r, n_distinct, n_reduced : int
+        Nodes of the rule; distinct eigenvalues of the original; points after the pre-pass.
+    tol : float
+        The requested relative accuracy.
+    kappa_range : (float, float)
+        The real-kappa interval certified and checked: ``[1e-10 lambda_min, 1e4 lambda_max]``.
+    bound : float
+        A-priori bound on the max relative error of df1 and df2 over 200 log-spaced real kappa in
+        ``kappa_range`` (final rule + pre-pass term; rounding not included). Normally <= ``tol``;
+        it can exceed ``tol`` when r reached ``R_MAX`` and only the a-posteriori check passed
+        (then the check is the guarantee, and ``theta_max`` says so for complex kappa).
+    measured_df1, measured_df2 : float
+        A-posteriori max relative error against the direct sums at 30 log-spaced real kappa.
+    trace_rel_error, d_rel_error : float
+        ``|Tr_compressed/Tr - 1|`` and the same for d (d is exact by construction).
+    theta_max : float
+        The largest ``|arg kappa|`` (a multiple of pi/40) for which the a-priori bound stays
+        below ``tol`` for every ``|kappa|`` in ``kappa_range``: the certified complex region.
+    prepass_bound : float
+        The pre-pass term of ``bound`` (0 when there was no pre-pass).
+    seconds : float
+        Wall time of the compression (bound and check included).
+    """
+
+    compressed: bool
+    r: int
+    n_distinct: int
+    n_reduced: int
+    tol: float
+    kappa_range: tuple[float, float]
+    bound: float
+    measured_df1: float
+    measured_df2: float
+    trace_rel_error: float
+    d_rel_error: float
+    theta_max: float
+    prepass_bound: float
+    seconds: float
+    _center: float = field(default=0.0, repr=False)
+    _half: float = field(default=1.0, repr=False)
+    _mass: float = field(default=1.0, repr=False)
+    _nodes: tuple[float, ...] = field(default=(), repr=False)
+    _weights: tuple[float, ...] = field(default=(), repr=False)
+
+    @property
+    def measured(self) -> float:
+        """``max(measured_df1, measured_df2)``."""
+        return max(self.measured_df1, self.measured_df2)
+
+    def bound_at(self, kappa: ArrayLike) -> NDArray[np.float64]:
+        """A-priori relative error bound of df1 and df2 at ``kappa`` (real > 0 or complex, not on
+        the negative axis), shape ``kappa.shape + (2,)``; inf where the rule gives no bound.
+        Without a pre-pass term: add :attr:`prepass_bound` (valid for real kappa > 0)."""
+        k = np.asarray(kappa, dtype=np.complex128)
+        if not self.compressed:
+            return np.zeros(k.shape + (2,))
+        lam, w = np.asarray(self._nodes), np.asarray(self._weights)
+        ab = gauss_bound(k.ravel(), self.r, self._center, self._half, self._mass)
+        f1, f2 = _core.df12_complex(lam, w, k.ravel())
+        rel = ab / np.stack([np.abs(f1), np.abs(f2)], axis=-1)
+        return rel.reshape(k.shape + (2,))
+
+
+# ---------------------------------------------------------------------------- bounds
+def _rho_of(z: NDArray[np.complex128]) -> NDArray[np.float64]:
+    """The Bernstein-ellipse parameter through z (foci -1, 1): ``|z + sqrt(z^2 - 1)| >= 1``."""
+    s = np.sqrt(z * z - 1 + 0j)
+    return np.maximum(np.abs(z + s), np.abs(z - s))
+
+
+def _ellipse_tables(kappa: NDArray[np.complex128], center: float, half: float
+                    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """For every kappa: 48 ellipse parameters below the nearest pole and max |f| on each ellipse,
+    ``f(u) = 1/(1 + kappa exp(-u))`` with ``u = center + half x``."""
+    lk = np.log(kappa)                                     # principal: arg in (-pi, pi]
+    poles = np.stack([(lk + 1j * np.pi - center) / half, (lk - 1j * np.pi - center) / half], axis=-1)
+    rho_pole = np.min(_rho_of(poles), axis=-1)             # (K,)
+    t = np.linspace(0.02, 0.985, _N_RHO)
+    rho = np.exp(np.log(rho_pole)[:, None] * t[None, :])   # (K, R)
+    phi = np.linspace(0, 2 * np.pi, _N_PHI, endpoint=False)
+    e = np.exp(1j * phi)
+    x = 0.5 * (rho[..., None] * e + 1 / (rho[..., None] * e))   # (K, R, P)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        g = np.exp(lk[:, None, None] - center - half * x)
+        f = np.abs(1.0 / (1.0 + g))
+    f = np.where(np.isfinite(f), f, np.inf)
+    M = f.max(axis=-1)
+    return rho, M
+
+
+def gauss_bound(kappa: ArrayLike, r: int, center: float, half: float, mass: float
+                ) -> NDArray[np.float64]:
+    """A-priori absolute error bound of the r-node Gauss rule for df1 and df2 at each kappa,
+    shape ``(K, 2)``: ``min_rho 4 m0 M^p rho^(1-2r)/(rho-1)``, p = 1, 2 (see the module doc)."""
+    k = np.atleast_1d(np.asarray(kappa, dtype=np.complex128))
+    rho, M = _ellipse_tables(k, center, half)
+    return _bound_from_tables(rho, M, r, mass)
+
+
+def _bound_from_tables(rho: NDArray[np.float64], M: NDArray[np.float64], r: int, mass: float
+                       ) -> NDArray[np.float64]:
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        lr = np.log(rho)
+        base = np.log(4 * mass) + (1 - 2 * r) * lr - np.log(rho - 1)
+        b1 = np.exp(np.min(base + np.log(M), axis=-1))
+        b2 = np.exp(np.min(base + 2 * np.log(M), axis=-1))
+    out = np.stack([b1, b2], axis=-1)
+    return np.where(np.isnan(out), np.inf, out)
+
+
+def prepass_bound(width: float = GROUP_WIDTH, nodes: int = GROUP_NODES) -> float:
+    """Relative error bound of the group pre-pass for df1 and df2 at real kappa > 0.
+
+    A group of half-width ``a = width/2`` in u with its own n-node Gauss rule: take the ellipse
+    with ``a (rho - 1/rho)/2 = pi/2``; on it ``|Im w| <= pi/2`` so ``|f(w)| <= min(1, e^Re w)``,
+    and ``max_ellipse |f| / min_group f <= K = 1 + e^E``, ``E = a (1 + (rho + 1/rho)/2)``. Each
+    group's relative error is then ``<= 4 K^p rho^(1-2n)/(rho-1)`` (p = 2 for df2), and so is the
+    total's (f > 0)."""
+    a = width / 2
+    s = np.pi / a
+    rho = (s + np.sqrt(s * s + 4)) / 2
+    E = a * (1 + (rho + 1 / rho) / 2)
+    K = 1 + np.exp(E)
+    return float(4 * K * K * rho ** (1 - 2 * nodes) / (rho - 1))
+
+
+# ---------------------------------------------------------------------------- Lanczos
+def _lanczos(x: NDArray[np.float64], w: NDArray[np.float64], r: int
+             ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Jacobi matrix (alpha, beta) of ``sum w delta(x)``: Lanczos on diag(x) from sqrt(w/m0) with
+    full reorthogonalisation (classical Gram-Schmidt, twice). Stops early at breakdown."""
+    n = x.size
+    r = min(r, n)
+    Q = np.zeros((r, n))
+    Q[0] = np.sqrt(w / w.sum())
+    alpha, beta = np.zeros(r), np.zeros(max(r - 1, 0))
+    for j in range(r):
+        v = x * Q[j]
+        alpha[j] = Q[j] @ v
+        for _ in range(2):
+            v -= Q[: j + 1].T @ (Q[: j + 1] @ v)
+        if j + 1 < r:
+            b = float(np.linalg.norm(v))
+            if b <= 1e-13 * max(1.0, abs(alpha[j])):
+                return alpha[: j + 1], beta[:j]
+            beta[j] = b
+            Q[j + 1] = v / b
+    return alpha, beta
+
+
+def _golub_welsch(alpha: NDArray[np.float64], beta: NDArray[np.float64], r: int, mass: float
+                  ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Nodes (eigenvalues of the r x r Jacobi matrix) and weights ``m0 V[0, j]^2``."""
+    J = np.diag(alpha[:r]) + np.diag(beta[: r - 1], 1) + np.diag(beta[: r - 1], -1)
+    x, V = np.linalg.eigh(J)
+    return x, mass * V[0] ** 2
+
+
+def _segment_gauss(y: NDArray[np.float64], w: NDArray[np.float64], starts: NDArray[np.intp], n: int
+                   ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """n-node Gauss rules of many groups at once (contiguous segments starting at ``starts``,
+    each with more than n points, local coordinate y in [-1, 1]); returns (G, n) nodes, weights."""
+    G = starts.size
+    lens = np.diff(np.append(starts, y.size))
+    gid = np.repeat(np.arange(G), lens)
+    seg = lambda v: np.add.reduceat(v, starts)  # noqa: E731
+    mass = seg(w)
+    Q = [np.sqrt(w / mass[gid])]
+    alpha = np.zeros((G, n))
+    beta = np.zeros((G, n - 1))
+    for j in range(n):
+        v = y * Q[j]
+        alpha[:, j] = seg(Q[j] * v)
+        for i in range(j + 1):       # one full Gram-Schmidt pass: n is small, the groups narrow
+            v -= seg(Q[i] * v)[gid] * Q[i]
+        if j + 1 < n:
+            b = np.sqrt(seg(v * v))
+            beta[:, j] = b
+            Q.append(v / np.where(b > 0, b, 1.0)[gid])
+    J = np.zeros((G, n, n))
+    idx = np.arange(n)
+    J[:, idx, idx] = alpha
+    J[:, idx[:-1], idx[1:]] = beta
+    J[:, idx[1:], idx[:-1]] = beta
+    x, V = np.linalg.eigh(J)
+    return x, mass[:, None] * V[:, 0, :] ** 2
+
+
+def _prepass(u: NDArray[np.float64], w: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Replace every group of width GROUP_WIDTH in u with more than GROUP_NODES points by its
+    GROUP_NODES-node Gauss rule (u sorted ascending)."""
+    g = np.floor((u - u[0]) / GROUP_WIDTH).astype(np.int64)
+    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+    lens = np.diff(np.append(starts, u.size))
+    big = lens > GROUP_NODES
+    keep = np.repeat(~big, lens)
+    parts_u, parts_w = [u[keep]], [w[keep]]
+    if big.any():
+        sel = np.repeat(big, lens)
+        ub, wb = u[sel], w[sel]
+        lb = lens[big]
+        sb = np.r_[0, np.cumsum(lb)[:-1]]
+        lo, hi = u[starts[big]], u[starts[big] + lb - 1]
+        ctr, hw = (lo + hi) / 2, np.maximum((hi - lo) / 2, 1e-300)
+        gid = np.repeat(np.arange(lb.size), lb)
+        y = (ub - ctr[gid]) / hw[gid]
+        yn, wn = _segment_gauss(y, wb, sb, GROUP_NODES)
+        parts_u.append((ctr[:, None] + hw[:, None] * yn).ravel())
+        parts_w.append(wn.ravel())
+    uu, ww = np.concatenate(parts_u), np.concatenate(parts_w)
+    o = np.argsort(uu)
+    return uu[o], ww[o]
+
+
+# ---------------------------------------------------------------------------- driver
+def _exact_mass(x: NDArray[np.float64], w: NDArray[np.float64], mass: float
+                ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Reorder so the largest weight is summed last and set it to ``mass - (sum of the others)``
+    in the kernel's summation order: d is preserved exactly, not just to rounding, at a relative
+    change of the largest weight of order eps * d / w_max."""
+    o = np.r_[np.delete(np.arange(w.size), np.argmax(w)), np.argmax(w)]
+    x, w = x[o].copy(), w[o].copy()
+    partial = float(_core.spectrum_summary(np.ones(w.size - 1), w[:-1])["d"])
+    w[-1] = mass - partial
+    for _ in range(8):
+        res = mass - float(_core.spectrum_summary(np.ones_like(w), w)["d"])
+        if res == 0:
+            break
+        w[-1] += res if abs(res) > np.spacing(w[-1]) else np.copysign(np.spacing(w[-1]), res)
+    return x, w
+
+
+def _rel_err(a: NDArray[Any], b: NDArray[Any]) -> float:
+    return float(np.max(np.abs(a - b) / np.abs(b)))
+
+
+def direct_sums(lam: NDArray[np.float64], w: NDArray[np.float64], kappa: ArrayLike
+                ) -> tuple[NDArray[Any], NDArray[Any]]:
+    """df1 and df2 by the stable direct formula ``f = lambda/(lambda + kappa)``, pairwise sums
+    (the reference of the a-posteriori check; the kernel's df2 at kappa >> lambda_max carries a
+    rounding error of up to ~1e-13 relative, which would otherwise show up as compression error)."""
+    k = np.atleast_1d(np.asarray(kappa))
+    f1 = np.empty(k.shape, dtype=k.dtype if np.iscomplexobj(k) else np.float64)
+    f2 = np.empty_like(f1)
+    ones = bool(np.all(w == 1.0))
+    for i, kk in enumerate(k):
+        f = lam / (lam + kk)
+        wf = f if ones else w * f
+        f1[i] = np.sum(wf)
+        f2[i] = np.sum(wf * f)      # pairwise: a BLAS dot loses ~1e-13 at d = 1e6
+    return f1, f2
+
+
+def compress(lam: NDArray[np.float64], w: NDArray[np.float64] | None, tol: float, angle: float = 0.0
+             ) -> tuple[NDArray[np.float64], NDArray[np.float64], CompressionInfo]:
+    """Nodes, weights and :class:`CompressionInfo` of the compressed spectrum (see module doc):
+    r is sized so that the a-priori bound is below ``tol`` for real kappa > 0 and for
+    ``|arg kappa| <= angle`` (moduli in the check range). When no compression happens the inputs
+    come back (weights all 1 when ``w`` is None)."""
+    t0 = time.perf_counter()
+    w_in = np.ones_like(lam) if w is None else w
+    mass = float(_core.spectrum_summary(lam, w)["d"])     # d as the kernel sums it
+    trace = float(w_in @ lam)
+    lmin, lmax = float(lam.min()), float(lam.max())
+    krange = (KAPPA_LO * lmin, KAPPA_HI * lmax)
+
+    def unchanged(n_reduced: int) -> tuple[NDArray[np.float64], NDArray[np.float64], CompressionInfo]:
+        info = CompressionInfo(False, int(lam.size), int(np.unique(lam).size), n_reduced, tol, krange,
+                               0.0, 0.0, 0.0, 0.0, 0.0, float(np.pi), 0.0, time.perf_counter() - t0)
+        return lam, w_in, info
+
+    ul, inv = np.unique(np.log(lam), return_inverse=True)
+    wu = np.bincount(inv.ravel(), weights=w_in, minlength=ul.size)
+    n_distinct = ul.size
+    if n_distinct <= 8:
+        return unchanged(n_distinct)
+    pre = n_distinct > PREPASS_MIN
+    u, wr = _prepass(ul, wu) if pre else (ul, wu)
+    pre_b = prepass_bound() if pre else 0.0
+    center, half = (ul[0] + ul[-1]) / 2, (ul[-1] - ul[0]) / 2
+    x = (u - center) / half
+    lam_r = np.exp(u)
+
+    # a-priori tables: 100 real kappa (+ 40 at arg = angle), denominators from the reduced measure
+    kb = np.geomspace(*krange, 100).astype(np.complex128)
+    if angle > 0:
+        kb = np.concatenate([kb, np.geomspace(*krange, 40) * np.exp(1j * angle)])
+    rho, M = _ellipse_tables(kb, center, half)
+    g1, g2 = direct_sums(lam_r, wr, kb)
+    den = np.stack([np.abs(g1), np.abs(g2)], axis=-1)
+    real = kb.imag == 0
+
+    def apriori(r: int) -> float:
+        return float(np.max(_bound_from_tables(rho, M, r, mass) / den))
+
+    # a-posteriori check points: 30 real kappa (+ 30 at arg = angle), direct stable sums
+    kc = np.geomspace(*krange, 30).astype(np.complex128)
+    if angle > 0:
+        kc = np.concatenate([kc, np.geomspace(*krange, 30) * np.exp(1j * angle)])
+    f1d, f2d = direct_sums(lam, w_in, kc)
+    r_cap = min(R_MAX, u.size - 1)
+    r0 = next((r for r in range(4, r_cap + 1) if apriori(r) + pre_b <= tol), r_cap)
+    alpha, beta = _lanczos(x, wr, min(r_cap, r0 + 24))
+    r = min(r0, alpha.size)
+    while True:
+        xn, wn = _golub_welsch(alpha, beta, r, mass)
+        xn, wn = _exact_mass(xn, wn, mass)
+        nodes = np.exp(center + half * xn)
+        f1, f2 = direct_sums(nodes, wn, kc)
+        e1, e2 = _rel_err(f1, f1d), _rel_err(f2, f2d)
+        etr = abs(float(wn @ nodes) / trace - 1)
+        if max(e1, e2, etr) <= tol:
+            break
+        if r >= alpha.size:
+            if alpha.size >= r_cap:
+                return unchanged(u.size)
+            alpha, beta = _lanczos(x, wr, min(r_cap, alpha.size + 24))
+            if r >= alpha.size:   # breakdown: the reduced measure has only r points
+                return unchanged(u.size)
+        r = min(r + 2, alpha.size)
+    ab = _bound_from_tables(rho, M, r, mass)
+    h1, h2 = direct_sums(nodes, wn, kb)
+    bnd = float(np.max(ab[real] / np.stack([h1[real], h2[real]], axis=-1).real)) + pre_b
+
+    # certified complex region: the largest theta (multiple of pi/20) with bound <= tol
+    theta_max = 0.0
+    mods = np.geomspace(*krange, 30)
+    for th in np.arange(1, 20) * np.pi / 20:
+        kz = mods * np.exp(1j * th)
+        bz = gauss_bound(kz, r, center, half, mass)
+        q1, q2 = direct_sums(nodes, wn, kz)
+        if max(np.max(bz[:, 0] / np.abs(q1)), np.max(bz[:, 1] / np.abs(q2))) > tol:
+            break
+        theta_max = float(th)
+    info = CompressionInfo(True, int(r), int(n_distinct), int(u.size), tol, krange, bnd, e1, e2, etr,
+                           abs(float(_core.spectrum_summary(nodes, wn)["d"]) / mass - 1), theta_max, pre_b, time.perf_counter() - t0,
+                           float(center), float(half), mass, tuple(nodes.tolist()), tuple(wn.tolist()))
+    return nodes, wn, info
