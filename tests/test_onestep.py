@@ -226,3 +226,23 @@ def test_criterion_transition_between_memorization_and_generalization():
     assert not relative_distance(model.fit(1).train, ref, model.fit(1).generated, sigma=1.0).positive
     big = model.with_N(256)
     assert relative_distance(big.fit(1).train, ref, big.fit(1).generated, sigma=1.0).positive
+
+
+def test_fit_takes_a_users_training_set() -> None:
+    """fit(train=X): the given points, the seed's own forward noise; bad shapes name train."""
+    import numpy as np
+    import pytest
+
+    from lindiff.memorization import OneStepModel
+
+    model = OneStepModel(d=6, N=20)
+    own = model.fit(seed=3)
+    again = model.fit(seed=3, train=own.train)
+    assert np.array_equal(again.beta1, own.beta1) and np.array_equal(again.mean, own.mean)
+    assert again.kl_fwd == own.kl_fwd
+    mine = 10.0 + 0.5 * np.random.default_rng(9).standard_normal((20, 6))
+    fit = model.fit(seed=3, train=mine)
+    assert np.array_equal(fit.train, mine) and not np.array_equal(fit.beta1, own.beta1)
+    for bad in (mine[:, :5], mine[:19], [[1.0, float("nan")] * 3] * 20, "x"):
+        with pytest.raises(ValueError, match="train"):
+            model.fit(seed=3, train=bad)

@@ -21,11 +21,11 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from .._display import html_table, text_table
 from .._random import seed_sequence
-from .._validation import positive_int, positive_scalar
+from .._validation import positive_int, positive_scalar, real_array
 from ._criterion import _Gaussian
 
 __all__ = ["OneStepFit", "OneStepModel", "free_log_det"]
@@ -234,18 +234,38 @@ class OneStepModel:
                             sigma_convention=self.sigma_convention, rcond=self.rcond)
 
     # ------------------------------------------------------------------ one training set
-    def fit(self, seed: int | np.random.SeedSequence = 0) -> OneStepFit:
-        """Draw a training set, fit the affine denoiser and return the generated law.
+    def fit(self, seed: int | np.random.SeedSequence = 0, *, train: ArrayLike | None = None) -> OneStepFit:
+        """Fit the affine denoiser to a training set (drawn, or ``train``) and return the generated law.
 
         The training points X (N x d) and the forward noise Z come from
         ``numpy.random.default_rng(SeedSequence(seed))`` (X first), so both conventions see the same
-        data for the same seed.  Least squares: ``beta_1 = X_c^T U_k S_k^-1 V_k^T`` from the SVD
-        ``Y_c = U S V^T`` of the centred noisy inputs, keeping ``s > rcond s_max`` (minimum norm);
-        ``beta_0 = x_bar - beta_1 y_bar``.
+        data for the same seed.  With ``train`` (your own N x d points, one per row) the same
+        generator still draws (and discards) X first, so Z is the one the seed gives:
+        ``fit(seed, train=fit(seed).train)`` is ``fit(seed)``.  The KL and H^2 of the result are
+        against the model's data law N(m 1, sigma^2 I).  Least squares: ``beta_1 = X_c^T U_k S_k^-1
+        V_k^T`` from the SVD ``Y_c = U S V^T`` of the centred noisy inputs, keeping ``s > rcond s_max``
+        (minimum norm); ``beta_0 = x_bar - beta_1 y_bar``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from lindiff.memorization import OneStepModel
+        >>> model = OneStepModel(d=4, N=16)
+        >>> mine = 10.0 + np.random.default_rng(5).standard_normal((16, 4))
+        >>> fit = model.fit(seed=1, train=mine)
+        >>> fit.train.shape, bool(np.array_equal(model.fit(seed=1, train=model.fit(seed=1).train).beta1,
+        ...                                       model.fit(seed=1).beta1))
+        ((16, 4), True)
         """
         d, N = self.d, self.N
         rng = np.random.default_rng(seed_sequence(seed))
         X = self.m + self.sigma * rng.standard_normal((N, d))
+        if train is not None:
+            X = real_array("train", train, ndim=2)
+            if X.shape != (N, d):
+                raise ValueError(f"train must have shape (N, d) = ({N}, {d}) for this model (got {X.shape}); "
+                                 "build the model with the training set's N and d")
+            X = X.copy()
         Y = self.a * X + self.b * rng.standard_normal((N, d))
         xbar, ybar = X.mean(axis=0), Y.mean(axis=0)
         Xc, Yc = X - xbar, Y - ybar
