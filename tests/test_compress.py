@@ -8,7 +8,6 @@ spectrum in another order), keep d exactly and the trace to rounding, and say wh
 from __future__ import annotations
 
 import pickle
-import time
 
 import numpy as np
 import pytest
@@ -153,22 +152,45 @@ def test_complex_kappa_region():
     assert err(c1, 0.5 * np.pi) <= RTOL and err(c1, 0.25 * np.pi) <= RTOL
 
 
-def test_static_losses_d1e5_agree_and_faster():
+def test_static_losses_d1e5_agree():
+    """Compressed sums agree with the direct ones within the direct sums' own summation-order floor
+    (speed: bench/bench_compress.py)."""
     s = lindiff.Spectrum.powerlaw(100_000, 1.0)
     c = s.compress()
     N = np.array([3e4, 1e5, 3e5])
-    t0 = time.perf_counter()
-    a = theory.static_losses(s, N)
-    t1 = time.perf_counter()
-    b = theory.static_losses(c, N)
-    t2 = time.perf_counter()
+    a = theory.static_losses(s, N, compress=False)
+    b = theory.static_losses(c, N, compress=False)
     shuffled = lindiff.Spectrum(s.eigenvalues[np.random.default_rng(3).permutation(len(s))])
-    f = theory.static_losses(shuffled, N)
+    f = theory.static_losses(shuffled, N, compress=False)
+    auto = theory.static_losses(s, N)                    # 3e8 (eigenvalue, kappa) pairs: compressed
+    assert auto.attrs["spectral_sums"].startswith(f"{c.info['compression'].r}-node Gauss rule")
     for v in ("test", "train", "data_noise", "data_ridge", "optimum", "kappa", "kappa_prime"):
         x, y = np.asarray(a[v]), np.asarray(b[v])
         floor = _rel(np.asarray(f[v]), x)
         assert _rel(y, x) <= max(5 * RTOL, 2 * floor), v
-    assert t2 - t1 < t1 - t0     # typically ~400x faster; asserted only as faster
+        np.testing.assert_array_equal(np.asarray(auto[v]), y)   # auto uses the memoised rule: the same sums
+
+
+def test_compress_option_of_static_losses():
+    """auto: direct below 4096 eigenvalues or 2e8 pairs (bitwise the direct call), and the memoised
+    rule once there is one; True/False force it; anything else names the option."""
+    small = lindiff.Spectrum.powerlaw(1000, 1.0)
+    a = theory.static_losses(small, 600.0, t=[1, 500])
+    b = theory.static_losses(small, 600.0, t=[1, 500], compress=False)
+    assert "would not pay" in a.attrs["spectral_sums"] and "compress=False" in b.attrs["spectral_sums"]
+    np.testing.assert_array_equal(a.test, b.test)
+    forced = theory.static_losses(small, 600.0, t=[1, 500], compress=True)
+    assert "Gauss rule" in forced.attrs["spectral_sums"]
+    assert _rel(np.asarray(forced.test), np.asarray(b.test)) <= 5 * RTOL
+    big = lindiff.Spectrum.powerlaw(20_000, 1.0)
+    one = theory.static_losses(big, 1e4, t=[1, 500])     # 4e4 pairs: direct
+    assert "would not pay" in one.attrs["spectral_sums"]
+    assert big.compress() is big.compress()               # memoised per (tol, angle)
+    again = theory.static_losses(big, 1e4, t=[1, 500])   # a rule exists now: used
+    assert "Gauss rule" in again.attrs["spectral_sums"]
+    for bad in ("yes", 1, None, np.bool_(True)):
+        with pytest.raises(ValueError, match="compress"):
+            theory.static_losses(small, 600.0, compress=bad)
 
 
 def test_pickle_keeps_info():

@@ -42,7 +42,8 @@ from numpy.typing import ArrayLike, NDArray
 
 from . import _core
 
-__all__ = ["CompressionInfo", "compress", "gauss_bound", "prepass_bound"]
+__all__ = ["CompressionInfo", "compress", "gauss_bound", "prepass_bound", "for_real_kappa", "AUTO_MIN_SIZE",
+           "AUTO_MIN_WORK"]
 
 #: spectra with more distinct values than this get the O(d) group pre-pass
 PREPASS_MIN = 2048
@@ -55,6 +56,13 @@ KAPPA_LO, KAPPA_HI = 1e-10, 1e4
 #: most nodes tried before giving up (the spectrum is then returned uncompressed)
 R_MAX = 160
 _N_RHO, _N_PHI = 32, 256
+#: compress="auto": spectra with at least this many distinct eigenvalues ...
+AUTO_MIN_SIZE = 4096
+#: ... and calls of at least this many (eigenvalue, kappa point) pairs, about 0.1 s of direct
+#: sums (a compression costs 0.1-0.2 s at d = 1e4-2e5 and is memoised on the spectrum)
+AUTO_MIN_WORK = 2e8
+#: the tolerance of automatic compressions (relative, df1 and df2 at real kappa > 0)
+AUTO_TOL = 1e-13
 
 
 @dataclass(frozen=True)
@@ -404,3 +412,27 @@ def compress(lam: NDArray[np.float64], w: NDArray[np.float64] | None, tol: float
                            abs(float(_core.spectrum_summary(nodes, wn)["d"]) / mass - 1), theta_max, pre_b, time.perf_counter() - t0,
                            float(center), float(half), mass, tuple(nodes.tolist()), tuple(wn.tolist()))
     return nodes, wn, info
+
+
+def for_real_kappa(spectrum: Any, compress: object, points: float) -> tuple[Any, str]:
+    """The spectrum a theory call at ``points`` real kappa > 0 should sum over, and what it did.
+
+    ``compress``: ``"auto"`` (compress when the spectrum has at least :data:`AUTO_MIN_SIZE`
+    distinct eigenvalues and the call at least :data:`AUTO_MIN_WORK` eigenvalue-point pairs, or
+    the spectrum was compressed before), ``True`` (always, at :data:`AUTO_TOL`) or ``False``
+    (the direct sums). The description goes into the result's attributes.
+    """
+    if compress is not True and compress is not False and compress != "auto":
+        raise ValueError(f"compress must be 'auto', True or False (got {compress!r})")
+    n = len(spectrum)
+    if compress is False:
+        return spectrum, f"direct sums over {n} eigenvalues (compress=False)"
+    memoised = (AUTO_TOL, 0.0) in spectrum._compressed
+    if compress == "auto" and not memoised and (n < AUTO_MIN_SIZE or points * n < AUTO_MIN_WORK):
+        return spectrum, f"direct sums over {n} eigenvalues (compress='auto': compression would not pay)"
+    out = spectrum.compress(AUTO_TOL)
+    info = out.info["compression"]
+    if not info.compressed:
+        return spectrum, f"direct sums over {n} eigenvalues (no Gauss rule reached {AUTO_TOL:g})"
+    return out, (f"{info.r}-node Gauss rule in log(lambda) for {n} eigenvalues (Spectrum.compress): "
+                 f"certified bound {info.bound:.2g}, measured {info.measured:.2g} (df1, df2 at real kappa)")

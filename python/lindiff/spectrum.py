@@ -53,7 +53,7 @@ class Spectrum:
     500000.0
     """
 
-    __slots__ = ("_lam", "_w", "_d", "_trace", "_core_handle", "name", "info")
+    __slots__ = ("_lam", "_w", "_d", "_trace", "_core_handle", "_compressed", "name", "info")
 
     def __init__(
         self,
@@ -88,6 +88,7 @@ class Spectrum:
         self._trace = float(self._core_handle.trace)
         self.name = name
         self.info = dict(info or {})
+        self._compressed: dict[tuple[float, float], Spectrum] = {}   # compress() memo, per (tol, angle)
 
     # ------------------------------------------------------------------ constructors
     @classmethod
@@ -332,11 +333,16 @@ class Spectrum:
 
         tol = real_scalar("tol", tol, minimum=1e-15, maximum=1e-2)
         angle = real_scalar("angle", angle, minimum=0.0, maximum=0.9 * np.pi)
+        if (tol, angle) in self._compressed:   # the same rule again (a spectrum is immutable)
+            return self._compressed[(tol, angle)]
         nodes, weights, info = compress(self._lam, self._w, tol, angle)
         if not info.compressed:
-            return Spectrum(self._lam, self._w, name=self.name, info={**self.info, "compression": info})
-        return Spectrum(nodes, weights, name=f"{self.name or 'Spectrum'} compressed(r={info.r})",
-                        info={**self.info, "compression": info})
+            out = Spectrum(self._lam, self._w, name=self.name, info={**self.info, "compression": info})
+        else:
+            out = Spectrum(nodes, weights, name=f"{self.name or 'Spectrum'} compressed(r={info.r})",
+                           info={**self.info, "compression": info})
+        self._compressed[(tol, angle)] = out
+        return out
 
     # ------------------------------------------------------------------ dunder
     def __len__(self) -> int:
