@@ -128,26 +128,25 @@ private:
 
 namespace detail {
 
-inline Result<double> kappa_result(double value, double deriv, std::uint8_t conv, std::int32_t it, double res) {
-    Result<double> r;
+template <class T>
+inline Result<T> kappa_result(T value, T deriv, std::uint8_t conv, std::int32_t it, double res,
+                              const char* failed) {
+    Result<T> r;
     r.value = value;
     r.derivative = deriv;
     r.converged = conv != 0;
     r.iterations = static_cast<int>(it);
     r.residual = res;
-    r.message = r.converged ? "converged" : "not converged (see residual)";
+    r.message = r.converged ? "converged" : failed;
     return r;
 }
 
+inline Result<double> kappa_result(double value, double deriv, std::uint8_t conv, std::int32_t it, double res) {
+    return kappa_result<double>(value, deriv, conv, it, res, "not converged (see residual)");
+}
+
 inline Result<cplx> kappa_result(cplx value, cplx deriv, std::uint8_t conv, std::int32_t it, double res) {
-    Result<cplx> r;
-    r.value = value;
-    r.derivative = deriv;
-    r.converged = conv != 0;
-    r.iterations = static_cast<int>(it);
-    r.residual = res;
-    r.message = r.converged ? "converged" : "not reached on the physical branch (see residual)";
-    return r;
+    return kappa_result<cplx>(value, deriv, conv, it, res, "not reached on the physical branch (see residual)");
 }
 
 }  // namespace detail
