@@ -365,3 +365,15 @@ def test_differing_layouts_need_unique_index_values() -> None:
     that names the grid point, not xarray's AlignmentError."""
     with pytest.raises(ValueError, match=r"result at \(x=2.0\) has duplicate values in its index 'k'"):
         lindiff.sweep(_dup_index, {"x": [1.0, 2.0]}, progress=False)
+
+
+def test_named_progress_prints_lines_when_piped(capsys) -> None:  # type: ignore[no-untyped-def]
+    """stderr is not a terminal here: one line per tenth of the work, named, with time left."""
+    lindiff.sweep(lambda x: 2 * x, {"x": np.arange(20.0)}, progress="my scan")
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines[0].startswith("my scan: 0/20 points (0 %)") and lines[-1].startswith("my scan: 20/20 points (100 %)")
+    assert 5 <= len(lines) <= 12 and any("s left" in ln for ln in lines[1:-1])
+    lindiff.sweep(lambda x: 2 * x, {"x": [1.0, 2.0]}, progress=True)
+    assert capsys.readouterr().err.startswith("lindiff.sweep ")
+    with pytest.raises(ValueError, match="progress"):
+        lindiff.sweep(lambda x: x, {"x": [1.0]}, progress=1)

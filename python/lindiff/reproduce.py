@@ -64,6 +64,7 @@ from numpy.typing import NDArray
 
 from . import __version__, build_info
 from ._labelled import netcdf_safe
+from ._progress import progress_bar
 from ._lazy import lazy_module
 from ._validation import positive_int
 from .sweep import named_executor
@@ -316,8 +317,9 @@ def _sweep(fn: Callable[..., Any], grid: dict[str, Any], fixed: dict[str, Any], 
            workers: int | None, progress: bool, seed: int | None) -> xr.Dataset:
     from .sweep import sweep
 
+    label = f"lindiff reproduce: {fn.__name__.strip('_').replace('_', ' ')}" if progress else False
     return sweep(fn, grid, fixed=fixed, executor=executor if executor is not None else "serial",
-                 workers=workers if executor is not None else None, progress=progress, seed=seed, chunk=1)
+                 workers=workers if executor is not None else None, progress=label, seed=seed, chunk=1)
 
 
 def _with_summary(ds: xr.Dataset) -> xr.Dataset:
@@ -470,19 +472,13 @@ def _section_memorization(s: dict[str, Any], executor: cf.Executor | None, worke
         N_values = np.unique(np.maximum(2, np.round(np.asarray(s["ratios"]) * d).astype(int)))
         jobs.append((f"transition_onestep_d{d}", OneStepModel(d, 2).with_N, N_values))
         jobs.append((f"transition_linear_d{d}", LinearDiffusionModel(Spectrum.powerlaw(d, k=1.0), 2).with_N, N_values))
-    bar = _bar(len(jobs), progress, "memorization")
+    bar = progress_bar(len(jobs), "lindiff reproduce memorization: transition scans", progress)
     for name, factory, N_values in jobs:
         out[name] = transition(factory, N_values, repeats=int(s["repeats"]), reference_size=int(s["reference_size"]),
                                seed=int(s["seed"]), executor=executor, n_bootstrap=int(s["n_bootstrap"]))
         bar.update(1)
     bar.close()
     return {"data": out, "checks": []}
-
-
-def _bar(total: int, enabled: bool, desc: str) -> Any:
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, disable=not enabled, file=sys.stderr, dynamic_ncols=True)
 
 
 _RUNNERS = {"losses": _section_losses, "gradflow": _section_gradflow, "kl": _section_kl,
@@ -899,7 +895,8 @@ def run(
     workers : int, optional
         Pool size (default: the CPU count).
     progress : bool, optional
-        tqdm progress bars on stderr (default: only when stderr is a terminal).
+        Named progress on stderr: tqdm bars on a terminal, one line per step when piped (default:
+        only when stderr is a terminal; the command line shows it unless ``--quiet``).
     sections : sequence of str
         A subset of :data:`SECTIONS` (in any order; run in the canonical order).
     command : str, optional
@@ -1002,7 +999,7 @@ def run_cli(args: Any) -> int:
     argv = ["reproduce"] + (["--quick"] if args.quick else []) + ["--out", str(args.out), "--executor", args.executor]
     argv += (["--workers", str(args.workers)] if args.workers else []) + (["--quiet"] if args.quiet else [])
     res = run(args.out, quick=args.quick, executor=args.executor, workers=args.workers,
-              progress=False if args.quiet else None, command=" ".join(shlex.quote(a) for a in ["lindiff", *argv]))
+              progress=not args.quiet, command=" ".join(shlex.quote(a) for a in ["lindiff", *argv]))
     for sec, r in res["sections"].items():
         checks = r["checks"]
         verdict = (f"{sum(v.passed for _, v in checks)}/{len(checks)} checks pass" if checks else "no checks")

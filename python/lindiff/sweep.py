@@ -30,7 +30,6 @@ import math
 import multiprocessing
 import os
 import pickle
-import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -40,6 +39,7 @@ from numpy.typing import NDArray
 from . import __version__, _core
 from ._labelled import netcdf_safe
 from ._lazy import lazy_module
+from ._progress import progress_bar
 from ._random import seed_sequence
 from ._sweep_cache import DiskCache, SweepCacheWarning, cache_key, function_identity
 from ._validation import positive_int
@@ -294,7 +294,7 @@ def sweep(
     workers: int | None = None,
     chunk: int | None = None,
     cache: str | os.PathLike[str] | None = None,
-    progress: bool = True,
+    progress: bool | str = True,
     seed: int | np.random.SeedSequence | None = 0,
     vectorized: str | Sequence[str] = (),
     threads: int | None = None,
@@ -366,8 +366,10 @@ def sweep(
         detected: clear the directory, or bump the version). A hit skips the call; a corrupted or
         truncated entry issues a :class:`SweepCacheWarning` and is recomputed. Entries are
         written atomically; they are pickles, so use only cache directories you trust.
-    progress : bool
-        Show a ``tqdm`` progress bar (on stderr) when there are several tasks.
+    progress : bool or str
+        Show progress on stderr when there are several tasks: a ``tqdm`` bar on a terminal, one
+        line per tenth of the work when piped (points done / total, time so far and left). A
+        string is the label (default ``lindiff.sweep <function>``).
     seed : int >= 0, numpy.random.SeedSequence or None
         Root seed of the per-point seeds.
     vectorized : str or sequence of str
@@ -437,8 +439,8 @@ def sweep(
         raise ValueError("fixed must not contain 'seed' while seed= is set (pass seed=None to use a fixed seed)")
     if not isinstance(name, str) or not name:
         raise ValueError(f"name must be a non-empty string (got {name!r})")
-    if not isinstance(progress, (bool, np.bool_)):
-        raise ValueError(f"progress must be a bool (got {progress!r})")
+    if not isinstance(progress, (bool, np.bool_, str)):
+        raise ValueError(f"progress must be a bool or a label (got {progress!r})")
     pass_seed = _signature_checks(fn, [*g, *fixed], root is not None)
     workers = None if workers is None else positive_int("workers", workers)
     chunk = None if chunk is None else positive_int("chunk", chunk)
@@ -500,7 +502,8 @@ def sweep(
             chunk = 1 if mode == "serial" else max(1, math.ceil(len(todo) / (_TASKS_PER_WORKER * nworkers)))
         tasks = [todo[i:i + chunk] for i in range(0, len(todo), chunk)]
         args = (threads, name, g, vec)
-        bar = _progress(len(results), len(results) - len(todo), progress and len(tasks) > 1)
+        label = progress if isinstance(progress, str) else f"lindiff.sweep {function_identity(fn)}"
+        bar = progress_bar(len(results), label, bool(progress) and len(tasks) > 1, initial=len(results) - len(todo))
 
         def collect(done: list[tuple[int, xr.Dataset]]) -> None:
             for flat, ds in done:
@@ -542,22 +545,6 @@ def _run_all(pool: cf.Executor, fn: Callable[..., Any], fixed: dict[str, Any], t
         for f in futures:
             f.cancel()
         raise
-
-
-class _NoBar:
-    def update(self, n: int) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def _progress(total: int, initial: int, enabled: bool) -> Any:
-    if not enabled:
-        return _NoBar()
-    from tqdm import tqdm
-
-    return tqdm(total=total, initial=initial, desc="lindiff.sweep", unit="pt", file=sys.stderr, dynamic_ncols=True)
 
 
 # ------------------------------------------------------------------------------------ TOML config
