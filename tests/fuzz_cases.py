@@ -154,6 +154,21 @@ def case_option(function, option, value):  # type: ignore[no-untyped-def]
     return fuzz_options.call_with_option(function, option, value)
 
 
+def case_compress(eigs, weights, tol):  # type: ignore[no-untyped-def]
+    """Spectrum.compress, then df1/df2 of the rule against the direct sums at real kappa."""
+    s = _spectrum(eigs, weights)
+    c = s.compress(tol=tol)
+    info = c.info["compression"]
+    lo, hi = info.kappa_range
+    k = np.geomspace(lo, hi, 7)
+    errs = [float(np.max(np.abs(c.df1(k) / s.df1(k) - 1))), float(np.max(np.abs(c.df2(k) / s.df2(k) - 1)))]
+    return CompressCheck((info.compressed, info.tol, max(errs), c.d == s.d))
+
+
+class CompressCheck(tuple):  # type: ignore[type-arg]
+    """(compressed, tol, measured relative error of df1/df2 at real kappa, d kept)."""
+
+
 class CliExit(Exception):
     """The command line's exit status (0, 1 or 2 are answers; anything else is a finding)."""
 
@@ -231,6 +246,13 @@ def judge_result(case: str, kwargs: dict[str, Any], result: Any) -> tuple[str, s
     """good / bad for a returned result."""
     from lindiff import KappaResult, SolverResult
 
+    if isinstance(result, CompressCheck):
+        compressed, tol, err, d_kept = result
+        if not d_kept:
+            return "bad", "compression changed d"
+        if not err <= max(10 * tol, 1e-13):   # the rule's own check allows rounding of the direct sums
+            return "bad", f"compressed df1/df2 off by {err:.3g} (tol {tol:g}, compressed={compressed})"
+        return "good", ""
     if isinstance(result, CliExit):
         rc, text = result.args
         if rc not in (0, 1, 2):

@@ -63,6 +63,8 @@ def _base() -> dict[str, tuple[Callable[..., Any], tuple[Any, ...], dict[str, An
         "kde_bandwidth": (memorization.kde_bandwidth, (Y,), {}),
         "fit_powerlaw": (spectra.fit_powerlaw, (sp.eigenvalues,), {}),
         "from_array": (spectra.from_array, (rng.standard_normal((40, 6)),), {}),
+        "spectrum_compress": (lindiff.Spectrum.compress, (_spec(5000),), {}),
+        "onestep_fit": (memorization.OneStepModel(d=4, N=8).fit, (), {"seed": 1}),
         "validate": (lindiff.validate, (theory.static_losses(sp, 6.0, schedule=sch, t=[1, 20]),
                                         simulate.ensemble(sp, 6, schedule=sch, draws=3, t=[1, 20])), {}),
     }
@@ -88,14 +90,18 @@ PATHS = {"kappa": "lindiff.kappa", "kappa_prime": "lindiff.kappa_prime", "solve_
          "relative_distance": "lindiff.memorization.relative_distance",
          "nearest_neighbour_ratio": "lindiff.memorization.nearest_neighbour_ratio",
          "kde_bandwidth": "lindiff.memorization.kde_bandwidth", "fit_powerlaw": "lindiff.spectra.fit_powerlaw",
-         "from_array": "lindiff.spectra.from_array", "validate": "lindiff.validate"}
+         "from_array": "lindiff.spectra.from_array", "validate": "lindiff.validate",
+         "spectrum_compress": "lindiff.Spectrum.compress", "onestep_fit": "lindiff.memorization.OneStepModel.fit"}
 
 
 def _function(name: str) -> Callable[..., Any]:
     import importlib
 
-    module, attr = PATHS[name].rsplit(".", 1)
-    return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
+    root, *attrs = PATHS[name].split(".")
+    obj: Any = importlib.import_module(root)   # attributes from the package down (lindiff.kappa is the function)
+    for attr in attrs:
+        obj = getattr(obj, attr)
+    return obj  # type: ignore[no-any-return]
 
 
 def options(name: str) -> list[str]:

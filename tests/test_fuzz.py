@@ -168,6 +168,15 @@ def test_fuzz_set_num_threads(n) -> None:  # type: ignore[no-untyped-def]
     check("set_num_threads", {"n": n})
 
 
+@FUZZ
+@given(eigs=st.one_of(st.lists(st.floats(1e-6, 1e6), min_size=1, max_size=400), eig_lists),
+       weights=st.one_of(st.none(), st.lists(st.floats(0.1, 10.0), min_size=1, max_size=400), junk),
+       tol=st.one_of(st.sampled_from([1e-13, 1e-10, 1e-6]), edge_floats, junk))
+def test_fuzz_compress(eigs, weights, tol) -> None:  # type: ignore[no-untyped-def]
+    """Spectrum.compress: within tol of the direct sums (d kept), or a ValueError naming the argument."""
+    check("compress", {"eigs": eigs, "weights": weights, "tol": tol})
+
+
 OPTION_PAIRS = [(name, opt) for name in fuzz_options.PATHS for opt in fuzz_options.options(name)]
 
 

@@ -16,15 +16,14 @@ The public API:
 - :mod:`lindiff.plot` (figures; needs matplotlib) and :mod:`lindiff.reproduce` (the ``lindiff reproduce``
   report).
 - :mod:`lindiff.jax` (``import lindiff.jax``; needs jax): κ(z) differentiable inside ``jax.jit``.
-- :func:`get_include`, :func:`get_cmake_dir`: the installed C++ headers and CMake package config.
-
-Submodules load on first use, and xarray, pandas, SciPy's statistics, SymPy and matplotlib only
-when a function needs them, so ``import lindiff`` costs about what ``import numpy, scipy`` does.
 - :class:`ConvergenceWarning`, :class:`ConvergenceError`.
 - :func:`set_num_threads`, :func:`get_num_threads`, :func:`build_info`,
   :func:`available_backends`, :func:`cuda_device`.
 - :func:`get_include`, :func:`get_cmake_dir`: the installed C++ headers and CMake package config
   (``find_package(lindiff CONFIG)``; also ``lindiff config --includedir | --cmakedir``).
+
+Submodules load on first use, and xarray, pandas, SciPy's statistics, SymPy and matplotlib only
+when a function needs them, so ``import lindiff`` costs about what ``import numpy, scipy`` does.
 
 Examples
 --------

@@ -49,7 +49,10 @@ def real_scalar(name: str, value: object, *, minimum: float = -np.inf, maximum: 
         if arr.ndim != 0 or not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
             raise ValueError(f"{name} must be a real number in [{minimum:g}, {maximum:g}] (got {value!r})")
         value = arr.item()
-    x = float(value)  # type: ignore[arg-type]
+    try:
+        x = float(value)  # type: ignore[arg-type]
+    except OverflowError:  # an int beyond the float range
+        x = math.inf if value > 0 else -math.inf  # type: ignore[operator]
     if np.isnan(x) or (not allow_inf and not np.isfinite(x)) or not minimum <= x <= maximum:
         raise ValueError(f"{name} must be a {'' if allow_inf else 'finite '}real number in [{minimum:g}, "
                          f"{maximum:g}] (got {value!r})")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 from types import ModuleType
 
+from ._validation import choice
+
 __all__ = ["available_backends", "cuda_device", "cuda_module", "resolve_backend", "BACKENDS"]
 
 BACKENDS = ("cpu", "cuda", "auto")
@@ -52,8 +54,7 @@ def resolve_backend(backend: str, *, work: float = 0.0, gpu_threshold: float = 1
     least ``gpu_threshold``, where the transfer cost is amortised. ``"cuda"`` without a usable
     device is a ValueError that says why.
     """
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS} (got {backend!r})")
+    choice("backend", backend, BACKENDS)
     if backend == "cpu":
         return "cpu"
     have = "cuda" in available_backends()

@@ -39,8 +39,14 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ._random import Population, draw_training_set, population_eigen, population_matrix, seed_sequence
-from ._validation import nonneg_scalar, positive_int, real_array
+from ._random import (
+    Population,
+    draw_training_set,
+    population_eigen,
+    population_matrix,
+    seed_sequence,
+)
+from ._validation import choice, flag, nonneg_scalar, positive_int, real_array
 from .schedule import Schedule
 from .theory.sampler import SAMPLERS, sampler_gamma, training_time
 
@@ -93,8 +99,7 @@ def draw_data(
     ((4, 3), (4, 4))
     """
     N = positive_int("N", N)
-    if not isinstance(rotate, (bool, np.bool_)):
-        raise ValueError(f"rotate must be a bool (got {rotate!r})")
+    flag("rotate", rotate)
     lam, P = population_eigen(population)
     X, O = draw_training_set(lam, P, N, seed_sequence(seed), bool(rotate))
     sigma = np.diag(lam) if P is None else (P * lam) @ P.T
@@ -188,8 +193,7 @@ class SampleSpectrum:
         for name, a in arrays.items():
             object.__setattr__(self, name, _readonly(a))
         object.__setattr__(self, "N", positive_int("N", self.N))
-        if not isinstance(self.centred, (bool, np.bool_)):
-            raise ValueError(f"centred must be a bool (got {self.centred!r})")
+        flag("centred", self.centred)
         object.__setattr__(self, "centred", bool(self.centred))
         if self.centred and self.N < 2:
             raise ValueError("N must be >= 2 with centred=True")
@@ -247,8 +251,7 @@ class SampleSpectrum:
         N = Xa.shape[1]
         if N < 1:
             raise ValueError("X must have at least one column (sample)")
-        if not isinstance(centred, (bool, np.bool_)):
-            raise ValueError(f"centred must be a bool (got {centred!r})")
+        flag("centred", centred)
         if centred and N < 2:
             raise ValueError("X must have at least 2 columns with centred=True")
         if centred:
@@ -320,8 +323,7 @@ class SampleSpectrum:
         if np.any(np.diff(sa) > 0):
             raise ValueError("s must be in decreasing order (V's columns in the same order)")
         N = positive_int("N", N)
-        if not isinstance(centred, (bool, np.bool_)):
-            raise ValueError(f"centred must be a bool (got {centred!r})")
+        flag("centred", centred)
         xb = None
         if centred:
             if xbar is None:
@@ -711,8 +713,7 @@ def sigma_gen(
     """
     sample = _check_sample(sample)
     schedule = _check_schedule(schedule)
-    if sampler not in SAMPLERS:
-        raise ValueError(f"sampler must be one of {SAMPLERS} (got {sampler!r})")
+    choice("sampler", sampler, SAMPLERS)
     et, _ = training_time(eta_tau, gd_eta)
     return np.asarray(sampler_gamma(sample.s, schedule, c, et, sampler, gd_eta=gd_eta), dtype=np.float64)
 

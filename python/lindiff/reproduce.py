@@ -64,9 +64,9 @@ from numpy.typing import NDArray
 
 from . import __version__, build_info
 from ._labelled import netcdf_safe
-from ._progress import progress_bar
 from ._lazy import lazy_module
-from ._validation import positive_int
+from ._progress import progress_bar
+from ._validation import choice, flag, positive_int
 from .sweep import named_executor
 
 xr = lazy_module("xarray")
@@ -94,8 +94,7 @@ def settings(quick: bool = False) -> dict[str, dict[str, Any]]:
     >>> settings(quick=True)["gradflow"]["d"], settings()["memorization"]["dims"]
     (1000, [8, 32])
     """
-    if not isinstance(quick, (bool, np.bool_)):
-        raise ValueError(f"quick must be a bool (got {quick!r})")
+    flag("quick", quick)
     if quick:
         return {
             "losses": dict(d=40, k=[0.0, 1.0, 2.0], c=[0.0, 1e-4, 1e-2], ratios_sim=[0.25, 0.5, 0.75, 2.0, 4.0],
@@ -921,10 +920,8 @@ def run(
     ...     res["passed"], sorted(p.name for p in Path(tmp).glob("*.png")), (Path(tmp) / "README.md").exists()
     (True, ['kl_finite_size.png', 'kl_vs_d_over_N.png'], True)
     """
-    if not isinstance(quick, (bool, np.bool_)):
-        raise ValueError(f"quick must be a bool (got {quick!r})")
-    if executor not in EXECUTORS:
-        raise ValueError(f"executor must be one of {EXECUTORS} (got {executor!r})")
+    flag("quick", quick)
+    choice("executor", executor, EXECUTORS)
     workers = None if workers is None else positive_int("workers", workers)
     if isinstance(sections, str) or not all(s in SECTIONS for s in sections) or not sections:
         raise ValueError(f"sections must be a non-empty subset of {SECTIONS} (got {sections!r})")

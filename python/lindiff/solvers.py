@@ -34,7 +34,14 @@ from numpy.typing import ArrayLike, NDArray
 from . import _core
 from ._display import Cell
 from ._results import DiagnosticsMixin, report_convergence
-from ._validation import flag, nonneg_scalar, positive_int, real_array, real_scalar
+from ._validation import (
+    choice,
+    flag,
+    nonneg_scalar,
+    positive_int,
+    real_array,
+    real_scalar,
+)
 
 __all__ = ["SolverResult", "solve_fixed_point", "find_root", "FIXED_POINT_METHODS"]
 
@@ -232,8 +239,7 @@ def solve_fixed_point(
     >>> bool(r.converged)
     True
     """
-    if method not in FIXED_POINT_METHODS:
-        raise ValueError(f"method must be one of {FIXED_POINT_METHODS} (got {method!r})")
+    choice("method", method, FIXED_POINT_METHODS)
     if not callable(f) and not _is_compiled(f):
         raise ValueError("f must be callable")
     if jac is not None and not callable(jac):

@@ -43,7 +43,7 @@ import numpy as np
 
 from ._display import Cell, html_table, text_table
 from ._lazy import lazy_module
-from ._validation import positive_int, positive_scalar
+from ._validation import flag, positive_int, positive_scalar
 
 xr = lazy_module("xarray")
 
@@ -406,7 +406,7 @@ def _draws(ds: xr.Dataset) -> int:
 def _summary(ds: xr.Dataset, names: Sequence[str]) -> xr.Dataset:
     """``<v>_mean`` and ``<v>_sem`` of every compared variable: summarised over draws, or as given."""
     per_draw = [v for v in names if v in ds.data_vars and "draw" in ds[v].dims]
-    from .simulate import summarize   # the simulator loads on first use
+    from .simulate import summarize  # the simulator loads on first use
 
     out = summarize(ds[per_draw], "draw") if per_draw else xr.Dataset()
     given = [f"{v}_{k}" for v in names if v not in per_draw for k in ("mean", "sem")]
@@ -586,8 +586,7 @@ def validate(
     False
     """
     nsigma = positive_scalar("nsigma", nsigma)
-    if not isinstance(familywise, (bool, np.bool_)):
-        raise ValueError(f"familywise must be a bool (got {familywise!r})")
+    flag("familywise", familywise)
     val = _validate_cells(theory, simulation, nsigma, variables, exponent, order)
     return _familywise(val, nsigma) if familywise else val
 

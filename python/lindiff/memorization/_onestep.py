@@ -25,7 +25,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from .._display import html_table, text_table
 from .._random import seed_sequence
-from .._validation import positive_int, positive_scalar, real_array
+from .._validation import choice, positive_int, positive_scalar, real_array
 from ._criterion import _Gaussian
 
 __all__ = ["OneStepFit", "OneStepModel", "free_log_det"]
@@ -194,8 +194,7 @@ class OneStepModel:
                 or not math.isfinite(float(m)):
             raise ValueError(f"m must be a finite real number (got {m!r})")
         self.m = float(m)
-        if sigma_convention not in CONVENTIONS:
-            raise ValueError(f"sigma_convention must be one of {CONVENTIONS} (got {sigma_convention!r})")
+        choice("sigma_convention", sigma_convention, CONVENTIONS)
         self.sigma_convention = sigma_convention
         self.rcond = positive_scalar("rcond", rcond)
         if self.rcond >= 1.0:

@@ -11,7 +11,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .._lazy import lazy_module
-from .._validation import positive_int
+from .._validation import choice, positive_int
 from ._criterion import ReferenceSample, relative_distance
 
 xr = lazy_module("xarray")
@@ -215,8 +215,7 @@ def transition(
     M = positive_int("reference_size", reference_size, 2)
     if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be an integer >= 0 (got {seed!r})")
-    if reference not in _REFERENCE:
-        raise ValueError(f"reference must be one of {_REFERENCE} (got {reference!r})")
+    choice("reference", reference, _REFERENCE)
     for name, val in (("threshold", threshold), ("confidence", confidence)):
         if not 0.5 < float(val) < 1.0:
             raise ValueError(f"{name} must lie in (0.5, 1) (got {val!r})")

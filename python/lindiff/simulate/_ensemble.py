@@ -24,6 +24,7 @@ from .._validation import (
     check_memory,
     check_schedule,
     check_spectrum,
+    choice,
     flag,
     positive_int,
 )
@@ -309,8 +310,7 @@ def ensemble(
         eax = Axis("eta_tau", et, np.ndim(eta_tau) == 0)
     tax, tidx = time_axis(schedule, t)
     if gamma is None:
-        if sampler not in SAMPLERS:
-            raise ValueError(f"sampler must be one of {SAMPLERS} (got {sampler!r})")
+        choice("sampler", sampler, SAMPLERS)
     elif not callable(gamma):
         raise ValueError(f"gamma must be a callable of the eigenvalues s, or None (got {type(gamma).__name__})")
     seeds = draw_seeds(seed, draws)

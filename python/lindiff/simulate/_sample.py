@@ -11,7 +11,7 @@ from .. import _core
 from .._display import html_table, text_table
 from .._distances import nearest_rows
 from .._random import population_matrix, seed_sequence
-from .._validation import check_schedule, positive_int, real_array
+from .._validation import check_schedule, choice, positive_int, real_array
 from ..backends import cuda_module, resolve_backend
 from ..schedule import Schedule
 from ..theory.sampler import SAMPLERS, sampler_sigma2
@@ -181,8 +181,7 @@ def sample(
     else:
         model = LinearModel(square_stack("W", model_or_W), check_schedule(schedule))
     n = positive_int("n_samples", n_samples)
-    if sampler not in SAMPLERS:
-        raise ValueError(f"sampler must be one of {SAMPLERS} (got {sampler!r})")
+    choice("sampler", sampler, SAMPLERS)
     d = model.d
     X = model.training_set if training_set is None else real_array("training_set", training_set, ndim=2)
     if X is not None and X.shape[0] != d:

@@ -16,6 +16,7 @@ from .._validation import (
     check_memory,
     check_schedule,
     check_spectrum,
+    choice,
     flag,
     nonneg_scalar,
     positive_int,
@@ -218,8 +219,7 @@ def train(
     >>> bool(np.allclose(res.losses.test.isel(draw=1, eta_tau=-1), ex.test[0], rtol=1e-10))
     True
     """
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS} (got {method!r})")
+    choice("method", method, METHODS)
     schedule = check_schedule(schedule)
     c = nonneg_scalar("c", c)
     steps = positive_int("steps", steps, maximum=_MAX_STEPS)

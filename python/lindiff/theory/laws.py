@@ -20,6 +20,8 @@ import numbers
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from .._validation import flag
+
 __all__ = ["kl_law", "kl_marchenko_pastur", "kl_wishart"]
 
 # Bernoulli coefficients B_2k / (2k) of the asymptotic series psi(x) - log x = -1/(2x) - sum B_2k/(2k x^2k)
@@ -159,8 +161,7 @@ def kl_wishart(d: ArrayLike, N: ArrayLike, *, centred: bool = False) -> tuple[ND
     >>> [round(float(v), 5) for v in kl_wishart([10, 20], 100)[0]]
     [0.02851, 0.0565]
     """
-    if not isinstance(centred, (bool, np.bool_)):
-        raise ValueError(f"centred must be a bool (got {centred!r})")
+    flag("centred", centred)
     d_arr, N_arr = np.asarray(d), np.asarray(N)
     for name, arr in (("d", d_arr), ("N", N_arr)):
         if arr.dtype == object or not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):

@@ -14,7 +14,7 @@ from .. import _core
 from .._display import Cell
 from .._lazy import lazy_module
 from .._results import DiagnosticsMixin, report_convergence
-from .._validation import check_spectrum, positive_scalar, real_array
+from .._validation import check_spectrum, choice, positive_scalar, real_array
 from ..spectrum import Spectrum
 
 xr = lazy_module("xarray")
@@ -64,8 +64,7 @@ class DeMeasure(DiagnosticsMixin):
         >>> round(mu.integrate(lambda s: s).real, 10)   # mean eigenvalue of C = Tr Sigma / d
         1.0
         """
-        if measure not in MEASURES:
-            raise ValueError(f"measure must be one of {MEASURES} (got {measure!r})")
+        choice("measure", measure, MEASURES)
         vals = np.asarray(f(self.nodes))
         atom = self.atoms[measure]
         f0 = complex(np.asarray(f(np.zeros(1)))[0]) if atom else 0.0
@@ -131,8 +130,7 @@ def de_measure(spectrum: Spectrum, N: float, *, method: str = "contour", tol: fl
     """
     spectrum = check_spectrum(spectrum)
     N = positive_scalar("N", N)
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS} (got {method!r})")
+    choice("method", method, METHODS)
     tol = positive_scalar("tol", tol)
     max_nodes = _node_count("max_nodes", max_nodes)
     first = _node_count("min_nodes", min_nodes if min_nodes is not None else (16 if method == "real" else 64))

@@ -6,7 +6,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .. import _core
-from .._validation import nonneg_scalar, positive_scalar, real_array
+from .._validation import choice, nonneg_scalar, positive_scalar, real_array
 from ..schedule import Schedule
 
 __all__ = ["SAMPLERS", "sampler_sigma2", "sampler_gamma", "training_time"]
@@ -28,8 +28,7 @@ def sampler_sigma2(schedule: Schedule, sampler: str = "ddpm") -> NDArray[np.floa
     >>> float(s2[0]), bool(s2[1] > 0)
     (0.0, True)
     """
-    if sampler not in SAMPLERS:
-        raise ValueError(f"sampler must be one of {SAMPLERS} (got {sampler!r})")
+    choice("sampler", sampler, SAMPLERS)
     if sampler == "ddpm":
         s2 = schedule.beta.copy()
         s2[0] = 0.0
