@@ -42,8 +42,8 @@ from numpy.typing import ArrayLike, NDArray
 
 from . import _core
 
-__all__ = ["CompressionInfo", "compress", "gauss_bound", "prepass_bound", "for_real_kappa", "AUTO_MIN_SIZE",
-           "AUTO_MIN_WORK"]
+__all__ = ["CompressionInfo", "compress", "gauss_bound", "gauss_rule", "prepass_bound", "for_real_kappa",
+           "for_complex_kappa", "certified", "AUTO_MIN_SIZE", "AUTO_MIN_WORK"]
 
 #: spectra with more distinct values than this get the O(d) group pre-pass
 PREPASS_MIN = 2048
@@ -184,20 +184,37 @@ def _bound_from_tables(rho: NDArray[np.float64], M: NDArray[np.float64], r: int,
     return np.where(np.isnan(out), np.inf, out)
 
 
-def prepass_bound(width: float = GROUP_WIDTH, nodes: int = GROUP_NODES) -> float:
-    """Relative error bound of the group pre-pass for df1 and df2 at real kappa > 0.
+def prepass_bound(width: float = GROUP_WIDTH, nodes: int = GROUP_NODES, theta: float = 0.0) -> float:
+    """Relative error bound of the group pre-pass for df1 and df2 at ``kappa = |kappa| e^(i theta)``.
 
     A group of half-width ``a = width/2`` in u with its own n-node Gauss rule: take the ellipse
-    with ``a (rho - 1/rho)/2 = pi/2``; on it ``|Im w| <= pi/2`` so ``|f(w)| <= min(1, e^Re w)``,
-    and ``max_ellipse |f| / min_group f <= K = 1 + e^E``, ``E = a (1 + (rho + 1/rho)/2)``. Each
-    group's relative error is then ``<= 4 K^p rho^(1-2n)/(rho-1)`` (p = 2 for df2), and so is the
-    total's (f > 0)."""
+    with ``a (rho - 1/rho)/2 = b``, ``b = (pi - |theta|)/2`` (pi/2 for real kappa); on it
+    ``|Im w| <= b``, so with ``f(w) = 1/(1 + e^(-(w - log kappa)))`` the phase of ``e^(-(w - log
+    kappa))`` stays within ``phi = b + |theta| < pi`` and ``|f(w)| <= c min(1, e^(Re w - log|kappa|))``,
+    ``c = 1/sqrt(min(1, 1 + cos phi))`` (1 for real kappa); on the group (real u)
+    ``|f| >= 1/(1 + e^(log|kappa| - u))``. Hence ``max_ellipse |f| / min_group |f| <= c K``,
+    ``K = 1 + e^E``, ``E = a (1 + (rho + 1/rho)/2)``, and each group's error is
+    ``<= 4 (c K)^p rho^(1-2n)/(rho-1)`` (p = 2 for df2) times its ``sum w |f|^p``. Relative to
+    the complex total, ``|sum w f^p| >= cos(p theta) sum w |f|^p`` (``|arg f| <= |theta|``), so the
+    bound is divided by ``cos(p theta)``: finite for ``|theta| < pi/4``, inf beyond.
+
+    Examples
+    --------
+    >>> from lindiff._compress import prepass_bound
+    >>> prepass_bound() < 1e-19, prepass_bound(theta=0.2) < 1e-15, prepass_bound(theta=1.0)
+    (True, True, inf)
+    """
+    th = abs(float(theta))
+    if th >= np.pi / 4:
+        return float("inf")
     a = width / 2
-    s = np.pi / a
+    b = (np.pi - th) / 2
+    s = 2 * b / a
     rho = (s + np.sqrt(s * s + 4)) / 2
     E = a * (1 + (rho + 1 / rho) / 2)
-    K = 1 + np.exp(E)
-    return float(4 * K * K * rho ** (1 - 2 * nodes) / (rho - 1))
+    c = 1 / np.sqrt(min(1.0, 1 + np.cos(b + th)))
+    K = c * (1 + np.exp(E))
+    return float(4 * K * K * rho ** (1 - 2 * nodes) / (rho - 1) / np.cos(2 * th))
 
 
 # ---------------------------------------------------------------------------- Lanczos
@@ -433,6 +450,30 @@ def compress(lam: NDArray[np.float64], w: NDArray[np.float64] | None, tol: float
     return nodes, wn, info
 
 
+def _rule_for(spectrum: Any, compress: object, work: float, min_size: bool) -> tuple[Any, str]:
+    """The memoised AUTO_TOL rule of ``spectrum`` when ``compress`` asks for it (None and the
+    reason otherwise). ``work``: eigenvalue-point pairs of the call; ``min_size``: "auto" needs
+    AUTO_MIN_SIZE distinct values even when a rule is memoised."""
+    if compress is not True and compress is not False and not (isinstance(compress, str) and compress == "auto"):
+        raise ValueError(f"compress must be 'auto', True or False (got {compress!r})")
+    n = len(spectrum)
+    if compress is False:
+        return None, f"direct sums over {n} eigenvalues (compress=False)"
+    memoised = (AUTO_TOL, 0.0) in spectrum._compressed
+    small = n < AUTO_MIN_SIZE
+    if compress == "auto" and ((min_size and small) or (not memoised and (small or work < AUTO_MIN_WORK))):
+        return None, f"direct sums over {n} eigenvalues (compress='auto': compression would not pay)"
+    out = spectrum.compress(AUTO_TOL)
+    if not out.info["compression"].compressed:
+        return None, f"direct sums over {n} eigenvalues (no Gauss rule reached {AUTO_TOL:g})"
+    return out, ""
+
+
+def _describe(info: CompressionInfo, n: int) -> str:
+    return (f"{info.r}-node Gauss rule in log(lambda) for {n} eigenvalues (Spectrum.compress): "
+            f"certified bound {info.bound:.2g}, measured {info.measured:.2g} (df1, df2 at real kappa)")
+
+
 def for_real_kappa(spectrum: Any, compress: object, points: float) -> tuple[Any, str]:
     """The spectrum a theory call at ``points`` real kappa > 0 should sum over, and what it did.
 
@@ -441,17 +482,48 @@ def for_real_kappa(spectrum: Any, compress: object, points: float) -> tuple[Any,
     the spectrum was compressed before), ``True`` (always, at :data:`AUTO_TOL`) or ``False``
     (the direct sums). The description goes into the result's attributes.
     """
-    if compress is not True and compress is not False and compress != "auto":
-        raise ValueError(f"compress must be 'auto', True or False (got {compress!r})")
-    n = len(spectrum)
-    if compress is False:
-        return spectrum, f"direct sums over {n} eigenvalues (compress=False)"
-    memoised = (AUTO_TOL, 0.0) in spectrum._compressed
-    if compress == "auto" and not memoised and (n < AUTO_MIN_SIZE or points * n < AUTO_MIN_WORK):
-        return spectrum, f"direct sums over {n} eigenvalues (compress='auto': compression would not pay)"
-    out = spectrum.compress(AUTO_TOL)
-    info = out.info["compression"]
+    out, why = _rule_for(spectrum, compress, points * len(spectrum), min_size=False)
+    if out is None:
+        return spectrum, why
+    return out, _describe(out.info["compression"], len(spectrum))
+
+
+def for_complex_kappa(spectrum: Any, compress: object, points: float) -> tuple[Any, str]:
+    """As :func:`for_real_kappa` for a call at complex kappa, where every result must then pass
+    :func:`certified` (a bound evaluation, ~0.1 ms per point): ``"auto"`` therefore also needs
+    :data:`AUTO_MIN_SIZE` distinct eigenvalues when a rule is memoised."""
+    out, why = _rule_for(spectrum, compress, points * len(spectrum), min_size=True)
+    if out is None:
+        return spectrum, why
+    return out, _describe(out.info["compression"], len(spectrum))
+
+
+def certified(info: CompressionInfo, kappa: ArrayLike, chunk: int = 64) -> NDArray[np.bool_]:
+    """Where the rule of ``info`` is certified at ``kappa`` (real > 0 or complex): the a-priori
+    relative bound of df1 and df2 plus the pre-pass term (:func:`prepass_bound` at arg kappa)
+    is at most ``info.tol``, with ``|kappa|`` in ``info.kappa_range``. Real kappa > 0 in the range
+    is certified by construction; complex kappa costs one bound evaluation per point (in chunks).
+
+    Examples
+    --------
+    >>> import lindiff
+    >>> from lindiff._compress import certified
+    >>> info = lindiff.Spectrum.powerlaw(1000, 1.0).compress().info["compression"]
+    >>> certified(info, [1.0, 1.0 + 0.1j, -1.0 + 0.1j]).tolist()
+    [True, True, False]
+    """
+    k = np.atleast_1d(np.asarray(kappa, dtype=np.complex128)).ravel()
+    ok = np.zeros(k.shape, dtype=bool)
     if not info.compressed:
-        return spectrum, f"direct sums over {n} eigenvalues (no Gauss rule reached {AUTO_TOL:g})"
-    return out, (f"{info.r}-node Gauss rule in log(lambda) for {n} eigenvalues (Spectrum.compress): "
-                 f"certified bound {info.bound:.2g}, measured {info.measured:.2g} (df1, df2 at real kappa)")
+        return ok
+    lo, hi = info.kappa_range
+    mod, th = np.abs(k), np.abs(np.angle(k))
+    inside = np.isfinite(k) & (mod >= lo) & (mod <= hi)
+    ok[inside & (th == 0) & (k.real > 0)] = True
+    rest = np.flatnonzero(inside & ~ok)
+    for a in range(0, rest.size, chunk):
+        idx = rest[a:a + chunk]
+        b = info.bound_at(k[idx]).max(axis=-1)
+        pre = np.array([prepass_bound(theta=t) if info.prepass_bound > 0 else 0.0 for t in th[idx]])
+        ok[idx] = b + pre <= info.tol
+    return ok

@@ -10,6 +10,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from . import _core
+from ._compress import certified, for_complex_kappa, for_real_kappa
 from ._display import Cell
 from ._results import DiagnosticsMixin, report_convergence
 from ._validation import positive_int, positive_scalar
@@ -20,6 +21,8 @@ __all__ = ["KappaResult", "kappa", "kappa_prime", "kappa0"]
 
 DEFAULT_TOL = 1e-14
 _INF = math.inf
+#: ``extra["spectral_sums"]`` of the lean one-point path (no rule memoised, or compress=False)
+_DIRECT_ONE = "direct sums over every eigenvalue (one point; no memoised Gauss rule)"
 
 
 @dataclass(repr=False)
@@ -53,6 +56,10 @@ class KappaResult(DiagnosticsMixin):
     kappa0 : float
         0 for N >= d, else the root of df1(kappa0) = N (the lower end of the physical branch).
     z, N, d, tol : the problem and the tolerance.
+    extra : dict
+        ``backend`` (``"cpu"`` or ``"cuda"``) and ``spectral_sums``: whether the sums were direct
+        or over a certified Gauss rule (:meth:`Spectrum.compress`; nodes, bound, measured error,
+        and for complex z how many points were certified).
     """
 
     value: NDArray[Any]
@@ -100,6 +107,7 @@ class KappaResult(DiagnosticsMixin):
             ("branch", "kappa >= max(z, kappa0)" if self.method == "real"
              else "kappa ~ z at inf, sign Im kappa = sign Im z", None),
             ("N/d", f"{self.N / self.d:.4g}", None),
+            ("spectral sums", str(self.extra.get("spectral_sums", "direct")).split(" (")[0], None),
         ]
 
     def __repr__(self) -> str:
@@ -154,14 +162,40 @@ def _kappa_real1(zf: float, spectrum: Spectrum, N: float, tol: float, max_iter: 
 
 
 def _scalar_result(out: tuple[Any, ...], zf: float, spectrum: Spectrum, N: float, tol: float,
-                   strict: bool) -> KappaResult:
+                   strict: bool, how: str = _DIRECT_ONE) -> KappaResult:
     val, der, conv, its, res, df1, df2, k0 = out
     result = KappaResult(val, der, conv, its, res, df1, df2, k0, zf, N, float(spectrum.d), tol,
-                         spectrum.name, "real", {"backend": "cpu"})
+                         spectrum.name, "real", {"backend": "cpu", "spectral_sums": how})
     if not conv:
         report_convergence(False, f"kappa: 1 of 1 points did not converge (max residual {result.max_residual:.3g}); "
                            "see the result's converged/residual arrays", result, strict, stacklevel=4)
     return result
+
+
+def _kappa_complex(z: NDArray[np.complex128], spectrum: Spectrum, N: float, tol: float, max_iter: int,
+                   compress: object) -> tuple[Any, ...]:
+    """The complex path (flat z): over the rule where :func:`lindiff._compress.certified` holds at
+    the solution, the other points again by direct sums (continued in their order); df1, df2 at
+    the solutions from the same sums. Returns the kernel's five arrays, df1, df2 and the
+    description of the sums."""
+    use, how = for_complex_kappa(spectrum, compress, float(z.size) * 10)
+    val, der, conv, its, res = _core.solve_kappa_path(*use._core_args(), N, z, tol=tol, max_iter=max_iter)
+    good = np.zeros(z.shape, dtype=bool)
+    if use is not spectrum:
+        good = conv.astype(bool) & certified(use.info["compression"], val)
+        how += f"; complex z: {int(good.sum())} of {z.size} points certified (bound_at <= tol), the rest direct"
+        rest = np.flatnonzero(~good)
+        if rest.size:
+            sub = _core.solve_kappa_path(*spectrum._core_args(), N, z[rest], tol=tol, max_iter=max_iter)
+            for a, b in zip((val, der, conv, its, res), sub):
+                a[rest] = b
+    ok = np.isfinite(val)
+    df1 = np.full(val.shape, np.nan + 0j)
+    df2 = df1.copy()
+    for sel, sp in ((ok & good, use), (ok & ~good, spectrum)):
+        if sel.any():
+            df1[sel], df2[sel] = sp._df12(val[sel])
+    return val, der, conv, its, res, df1, df2, how
 
 
 def kappa0(spectrum: Spectrum, N: float) -> float:
@@ -187,6 +221,7 @@ def kappa(
     max_iter: int = 100,
     strict: bool = False,
     backend: str = "cpu",
+    compress: bool | str = "auto",
 ) -> KappaResult:
     """Solve ``z = kappa (1 - df1(kappa)/N)`` for the physical kappa at every z.
 
@@ -221,6 +256,16 @@ def kappa(
         Real z only: ``"cuda"`` runs the same per-point algorithm on the GPU (values agree
         with the CPU to rounding, not bitwise); ``"auto"`` takes the GPU for large batches
         when one is available. Complex z always run on the CPU (the path is sequential).
+    compress : {"auto", True, False}
+        Solve over the certified Gauss rule of :meth:`Spectrum.compress` (tol 1e-13: r nodes,
+        tens even for d = 10^6) instead of every eigenvalue; values agree with ``compress=False``
+        to about 1e-12 relative (``docs/compression.md``). ``"auto"``: real z when the spectrum
+        has at least 4096 distinct eigenvalues and the call at least 2e8 (eigenvalue, z) pairs,
+        or a rule is memoised on the spectrum (``spectrum.compress()`` was called, by you or an
+        earlier call); complex z only from 4096 distinct eigenvalues. ``True``: always. Complex z:
+        a point is kept only where the rule's a-priori bound at its kappa is below 1e-13
+        (``CompressionInfo.bound_at``; near the negative real axis it is not), the others are
+        solved again by direct sums. ``extra["spectral_sums"]`` says which.
 
     Returns
     -------
@@ -245,23 +290,35 @@ def kappa(
     >>> iso = lindiff.Spectrum.from_eigenvalues([1.0], weights=[100])
     >>> round(float(lindiff.kappa(1.0, iso, N=200).value), 12)   # quadratic closed form
     1.280776406404
+
+    A spectrum compressed once (the rule is memoised on it) is solved over r nodes from then on:
+
+    >>> big = lindiff.Spectrum.powerlaw(100_000, k=1.0)
+    >>> r = lindiff.kappa(np.logspace(-4, 2, 7), big, N=5e4, compress=True)
+    >>> r.extra["spectral_sums"].split(" in ")[0]
+    '43-node Gauss rule'
+    >>> d = lindiff.kappa(np.logspace(-4, 2, 7), big, N=5e4, compress=False)
+    >>> bool(np.max(np.abs(r.value / d.value - 1)) < 1e-12)
+    True
     """
     tz = type(z)
     if ((tz is float or tz is np.float64) and 0.0 < z < _INF and type(spectrum) is Spectrum  # type: ignore[operator]
             and type(N) is float and 0.0 < N < _INF and type(tol) is float and 0.0 < tol < _INF
-            and type(max_iter) is int and 0 < max_iter < 2**31 and backend == "cpu"):
+            and type(max_iter) is int and 0 < max_iter < 2**31 and backend == "cpu"
+            and (compress is False or (compress.__class__ is str and compress == "auto" and not spectrum._compressed))):
         # the hot path of a loop over z: every argument is already known valid (no helper calls)
         out = spectrum._core_handle.kappa_real1(z, N, tol, max_iter)
         if out[2]:
             return KappaResult(*out, float(z), N, float(spectrum._d), tol, spectrum.name, "real",  # type: ignore[arg-type]
-                               {"backend": "cpu"})
+                               {"backend": "cpu", "spectral_sums": _DIRECT_ONE})
         return _scalar_result(out, float(z), spectrum, N, tol, bool(strict))  # type: ignore[arg-type]
     spectrum, N = _spectrum_and_N(spectrum, N)
     tol, max_iter = _checked_options(tol, max_iter)
     if backend == "cpu" or (backend == "auto" and len(spectrum) < 1e8):  # as resolve_backend decides
         zf = _real_scalar(z)
         if zf is not None:
-            return _scalar_result(_kappa_real1(zf, spectrum, N, tol, max_iter), zf, spectrum, N, tol, bool(strict))
+            use, how = for_real_kappa(spectrum, compress, 1.0)
+            return _scalar_result(_kappa_real1(zf, use, N, tol, max_iter), zf, spectrum, N, tol, bool(strict), how)
     zarr = np.asarray(z)
     if zarr.dtype == object or not np.issubdtype(zarr.dtype, np.number):
         raise ValueError(f"z must be numeric (got dtype {zarr.dtype})")
@@ -272,14 +329,7 @@ def kappa(
             raise ValueError("z must be finite (contains NaN or inf)")
         if np.any(zc == 0):
             raise ValueError("z must be non-zero")
-        val, der, conv, its, res = _core.solve_kappa_path(
-            *spectrum._core_args(), N, zc.ravel(), tol=tol, max_iter=max_iter
-        )
-        ok = np.isfinite(val)
-        df1 = np.full(val.shape, np.nan + 0j)
-        df2 = df1.copy()
-        if ok.any():
-            df1[ok], df2[ok] = spectrum._df12(val[ok])
+        val, der, conv, its, res, df1, df2, how = _kappa_complex(zc.ravel(), spectrum, N, tol, max_iter, compress)
         zout = zc
         k0 = None
         resolve_backend(backend)  # validates the name; the continuation is sequential: CPU
@@ -293,13 +343,14 @@ def kappa(
                 f"z must be > 0 for real solves (got {zr[zr <= 0].ravel()[0]!r}); "
                 "pass complex z for the analytic continuation"
             )
-        which = resolve_backend(backend, work=float(zr.size) * len(spectrum))
+        use, how = for_real_kappa(spectrum, compress, float(zr.size))
+        which = resolve_backend(backend, work=float(zr.size) * len(use))
         if which == "cpu":  # memoised kappa0 and lattice nodes (bitwise the stateless solve)
-            val, der, conv, its, res, sums, k0 = spectrum._core_handle.solve_kappa_real(N, zr.ravel(), tol, max_iter)
+            val, der, conv, its, res, sums, k0 = use._core_handle.solve_kappa_real(N, zr.ravel(), tol, max_iter)
         else:
             val, der, conv, its, res, sums = cuda_module().solve_kappa_real(  # type: ignore[union-attr]
-                *spectrum._core_args(), N, zr.ravel(), tol=tol, max_iter=max_iter)
-            k0 = None
+                *use._core_args(), N, zr.ravel(), tol=tol, max_iter=max_iter)
+            k0 = use._core_handle.kappa0(N)
         df1, df2 = sums[:, 1].copy(), sums[:, 2].copy()
         zout = zr
     shape = zarr.shape
@@ -325,7 +376,7 @@ def kappa(
         tol=tol,
         spectrum_name=spectrum.name,
         method="complex path" if complex_mode else "real",
-        extra={"backend": which},
+        extra={"backend": which, "spectral_sums": how},
     )
     report_convergence(
         result.all_converged,
@@ -339,9 +390,9 @@ def kappa(
 
 def kappa_prime(
     z: ArrayLike, spectrum: Spectrum, N: float, *, tol: float = DEFAULT_TOL, max_iter: int = 100,
-    strict: bool = False,
+    strict: bool = False, compress: bool | str = "auto",
 ) -> NDArray[Any]:
-    """``kappa'(z) = 1 / (1 - df2(kappa(z))/N)``, same shape as z.
+    """``kappa'(z) = 1 / (1 - df2(kappa(z))/N)``, same shape as z (``compress`` as in :func:`kappa`).
 
     Examples
     --------
@@ -353,7 +404,8 @@ def kappa_prime(
     tz = type(z)
     if ((tz is float or tz is np.float64) and 0.0 < z < _INF and type(spectrum) is Spectrum  # type: ignore[operator]
             and type(N) is float and 0.0 < N < _INF and type(tol) is float and 0.0 < tol < _INF
-            and type(max_iter) is int and 0 < max_iter < 2**31):
+            and type(max_iter) is int and 0 < max_iter < 2**31
+            and (compress is False or (compress.__class__ is str and compress == "auto" and not spectrum._compressed))):
         out = spectrum._core_handle.kappa_real1(z, N, tol, max_iter)  # arguments known valid (see kappa)
         if not out[2]:
             _scalar_result(out, float(z), spectrum, N, tol, bool(strict))  # type: ignore[arg-type]  # warns or raises
@@ -362,10 +414,10 @@ def kappa_prime(
     if zf is not None:  # the lean one-point path (see kappa)
         spectrum, N = _spectrum_and_N(spectrum, N)
         tol, max_iter = _checked_options(tol, max_iter)
-        out = _kappa_real1(zf, spectrum, N, tol, max_iter)
+        out = _kappa_real1(zf, for_real_kappa(spectrum, compress, 1.0)[0], N, tol, max_iter)
         if not out[2]:
             _scalar_result(out, zf, spectrum, N, tol, bool(strict))  # warns or raises
         return np.float64(out[1])  # type: ignore[return-value]
-    r = kappa(z, spectrum, N, tol=tol, max_iter=max_iter, strict=strict)
+    r = kappa(z, spectrum, N, tol=tol, max_iter=max_iter, strict=strict, compress=compress)
     d = np.asarray(r.derivative)
     return d[()] if d.ndim == 0 else d

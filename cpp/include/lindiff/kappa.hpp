@@ -238,15 +238,22 @@ LINDIFF_HD inline double hermite_cubic(double x0, double y0, double m0, double x
     return (2 * t3 - 3 * t2 + 1) * y0 + (t3 - 2 * t2 + t) * h * m0 + (-2 * t3 + 3 * t2) * y1 + (t3 - t2) * h * m1;
 }
 
-LINDIFF_HD inline std::int64_t lattice_index(double z, double h) {
-    return static_cast<std::int64_t>(std::floor(std::log(z) / h));
+/// The lattice cell of ln z (``lnz`` = std::log(z), computed once per point by the callers).
+LINDIFF_HD inline std::int64_t lattice_index_ln(double lnz, double h) {
+    return static_cast<std::int64_t>(std::floor(lnz / h));
 }
 
-/// The start at z from the nodes A (k = lattice_index(z)) and B (k + 1): cubic Hermite in
-/// (ln z, ln kappa) with the exact slopes; NaN when a node failed.
-LINDIFF_HD inline double lattice_guess(const LatticeNode& A, const LatticeNode& B, double z) {
+LINDIFF_HD inline std::int64_t lattice_index(double z, double h) { return lattice_index_ln(std::log(z), h); }
+
+/// The start at ln z from the nodes A (k = lattice_index_ln(lnz)) and B (k + 1): cubic Hermite
+/// in (ln z, ln kappa) with the exact slopes; NaN when a node failed.
+LINDIFF_HD inline double lattice_guess_ln(const LatticeNode& A, const LatticeNode& B, double lnz) {
     if (!A.ok || !B.ok) return NAN;
-    return std::exp(hermite_cubic(A.lnz, A.lnkappa, A.slope, B.lnz, B.lnkappa, B.slope, std::log(z)));
+    return std::exp(hermite_cubic(A.lnz, A.lnkappa, A.slope, B.lnz, B.lnkappa, B.slope, lnz));
+}
+
+LINDIFF_HD inline double lattice_guess(const LatticeNode& A, const LatticeNode& B, double z) {
+    return lattice_guess_ln(A, B, std::log(z));
 }
 
 /// Non-owning view of a lattice (host or device memory).
@@ -257,10 +264,13 @@ struct LatticeView {
     double h = 0.1;
 
     /// Cubic Hermite interpolation of ln kappa in ln z (exact slopes); NaN when unavailable.
-    LINDIFF_HD double guess(double z) const {
-        const std::int64_t k = lattice_index(z, h) - kmin;
+    LINDIFF_HD double guess(double z) const { return guess_ln(std::log(z)); }
+
+    /// The same from ln z = std::log(z) (bitwise the same start: one log per point).
+    LINDIFF_HD double guess_ln(double lnz) const {
+        const std::int64_t k = lattice_index_ln(lnz, h) - kmin;
         if (k < 0 || static_cast<std::size_t>(k) + 1 >= size) return NAN;
-        return lattice_guess(table[k], table[k + 1], z);
+        return lattice_guess_ln(table[k], table[k + 1], lnz);
     }
 };
 
@@ -405,23 +415,23 @@ private:
 /// independently from the bracket (so a node's value depends on its position only), taken
 /// from `cache` when given (and the new ones stored there).  The nodes are solved in parallel
 /// only when their work pays for an OpenMP team (parallel_pays).
-inline KappaLattice build_kappa_lattice(const SpectrumView& s, double N, double k0,
-                                        std::span<const double> z, const KappaOptions& opt,
-                                        KappaCache* cache = nullptr) {
+inline KappaLattice build_kappa_lattice_ln(const SpectrumView& s, double N, double k0,
+                                           std::span<const double> lnz, const KappaOptions& opt,
+                                           KappaCache* cache = nullptr) {
     KappaLattice lat;
     lat.h = opt.lattice_h;
-    if (z.empty()) return lat;
+    if (lnz.empty()) return lat;
     const double h = opt.lattice_h;
     std::int64_t kmin = std::numeric_limits<std::int64_t>::max(), kmax = std::numeric_limits<std::int64_t>::min();
-    for (double zi : z) {
-        const std::int64_t k = lattice_index(zi, h);
+    for (double lz : lnz) {
+        const std::int64_t k = lattice_index_ln(lz, h);
         kmin = std::min(kmin, k);
         kmax = std::max(kmax, k);
     }
     const std::size_t span = static_cast<std::size_t>(kmax - kmin) + 2;
     std::vector<std::uint8_t> needed(span, 0);
-    for (double zi : z) {
-        const std::size_t j = static_cast<std::size_t>(lattice_index(zi, h) - kmin);
+    for (double lz : lnz) {
+        const std::size_t j = static_cast<std::size_t>(lattice_index_ln(lz, h) - kmin);
         needed[j] = needed[j + 1] = 1;
     }
     lat.kmin = kmin;
@@ -447,6 +457,23 @@ inline KappaLattice build_kappa_lattice(const SpectrumView& s, double N, double 
     return lat;
 }
 
+/// ln z of every point (std::log, so the starts are bitwise those of lattice_guess); in
+/// parallel when the batch's spectrum work pays for a team anyway (`work`).
+inline std::vector<double> log_points(std::span<const double> z, [[maybe_unused]] double work) {
+    std::vector<double> lnz(z.size());
+    const std::int64_t n = static_cast<std::int64_t>(z.size());
+#pragma omp parallel for schedule(static) if (parallel_pays(work))
+    for (std::int64_t i = 0; i < n; ++i) lnz[static_cast<std::size_t>(i)] = std::log(z[static_cast<std::size_t>(i)]);
+    return lnz;
+}
+
+inline KappaLattice build_kappa_lattice(const SpectrumView& s, double N, double k0,
+                                        std::span<const double> z, const KappaOptions& opt,
+                                        KappaCache* cache = nullptr) {
+    const std::vector<double> lnz = log_points(z, 0.0);
+    return build_kappa_lattice_ln(s, N, k0, lnz, opt, cache);
+}
+
 /// Argument checks shared by every real-z backend.
 inline void check_kappa_real_args(double N, std::span<const double> z, const KappaOptions& opt) {
     check_N(N);
@@ -460,15 +487,16 @@ inline void check_kappa_real_args(double N, std::span<const double> z, const Kap
         });
 }
 
-/// Solve point i of a batch: lattice start, then solve_kappa_real_point; store the diagnostics.
+/// Solve point i of a batch (lnz = std::log(z)): lattice start, then solve_kappa_real_point;
+/// store the diagnostics.
 /// `value`, `deriv`, ... are raw pointers so the same code runs on a GPU.
 LINDIFF_HD inline void solve_kappa_real_batch_point(const SpectrumView& s, double N, double k0,
-                                                    const LatticeView& lat, double z,
+                                                    const LatticeView& lat, double z, double lnz,
                                                     const KappaOptions& opt, double* value,
                                                     double* deriv, std::uint8_t* converged,
                                                     std::int32_t* iterations, double* residual,
                                                     double* sums = nullptr) {
-    const KappaPoint p = solve_kappa_real_point(s, N, k0, z, lat.guess(z), opt);
+    const KappaPoint p = solve_kappa_real_point(s, N, k0, z, lat.guess_ln(lnz), opt);
     const RootResult<double>& r = p.root;
     *value = r.x;
     *deriv = 1.0 / r.df;
@@ -489,14 +517,17 @@ inline double solve_kappa_real(const SpectrumView& s, double N, std::span<const 
     check_kappa_real_args(N, z, opt);
     if (z.empty()) return NAN;
     const double k0 = cache ? cache->kappa0(s, N) : kappa0(s, N);
-    const KappaLattice lattice = build_kappa_lattice(s, N, k0, z, opt, cache);
-    const LatticeView lat = lattice.view();
     const std::int64_t np = static_cast<std::int64_t>(z.size());
-    [[maybe_unused]] const double work = static_cast<double>(np) * kappa_point_passes * static_cast<double>(s.size());
+    // a point costs one spectrum pass plus a log and an exp (its start): ~ 24 terms' worth
+    [[maybe_unused]] const double work =
+        static_cast<double>(np) * (kappa_point_passes * static_cast<double>(s.size()) + 24.0);
+    const std::vector<double> lnz = log_points(z, work);
+    const KappaLattice lattice = build_kappa_lattice_ln(s, N, k0, lnz, opt, cache);
+    const LatticeView lat = lattice.view();
 #pragma omp parallel for schedule(static) if (parallel_pays(work))
     for (std::int64_t i = 0; i < np; ++i)
-        solve_kappa_real_batch_point(s, N, k0, lat, z[i], opt, &out.value_re[i], &out.deriv_re[i],
-                                     &out.converged[i], &out.iterations[i], &out.residual[i],
+        solve_kappa_real_batch_point(s, N, k0, lat, z[i], lnz[static_cast<std::size_t>(i)], opt, &out.value_re[i],
+                                     &out.deriv_re[i], &out.converged[i], &out.iterations[i], &out.residual[i],
                                      out.sums.empty() ? nullptr : &out.sums[4 * i]);
     return k0;
 }
