@@ -1,9 +1,14 @@
 """Benchmark: kappa(z) solves per second, kernel vs a vectorised NumPy Newton, same process.
 
-    python bench/bench_kappa.py [--n 100000] [--d 1000] [--repeat 3]
+    python bench/bench_kappa.py [--n 100000] [--d 1000] [--repeat 3] [--sizes 1000 10000 ...]
 
 Prints solves/s for the kernel on 1 and 2 threads (z in random order and sorted) and for the
-NumPy baseline, and their ratios. Timings are the minimum over repeats (the machine is shared).
+NumPy baseline, and their ratios; then the same on the compressed spectrum (``compress=True``:
+the certified r-node Gauss rule of Spectrum.compress), memoised (the rule exists) and first call
+(a fresh spectrum: the compression is included in the time); then one row per d in ``--sizes``
+(nodes r, certified bound, compression time, compressed and direct kappa, NumPy baseline at that
+d on fewer points). Timings are the minimum over repeats (the machine is shared); the machine
+load (``os.getloadavg``) is printed with them.
 
 The NumPy baseline is the same bracketed Newton, vectorised over points with an active set:
 it starts every point at the top of the bracket, z + Tr Sigma / N, from where Newton decreases
@@ -14,11 +19,13 @@ relative step is below 1e-15. It is run on a subset of the points (solves/s is a
 from __future__ import annotations
 
 import argparse
+import os
+import time
 
 import numpy as np
 
 import lindiff
-from _timing import best_time
+from _timing import best_time, timed
 
 
 def numpy_newton(z: np.ndarray, lam: np.ndarray, N: float, chunk: int = 4000,
@@ -60,6 +67,8 @@ def main() -> None:
     ap.add_argument("--ratio", type=float, default=0.6, help="N/d")
     ap.add_argument("--baseline-n", type=int, default=8000, help="points given to the NumPy baseline")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--sizes", type=int, nargs="*", default=[1000, 10_000, 100_000, 196_608, 1_000_000],
+                    help="d of the per-size table (empty: skip it)")
     args = ap.parse_args()
 
     s = lindiff.Spectrum.powerlaw(args.d, args.k)
@@ -113,8 +122,72 @@ def main() -> None:
                   f"{n / t / cpu_best:6.1f}x, vs NumPy {n / t / base_rate:8.1f}x; max rel. diff to CPU {diff:.1e})")
     else:
         print(f"\nGPU: not available ({lindiff.cuda_device()})")
-    ns_per = 1e9 / (r1["random"] * args.d * float(np.mean(lindiff.kappa(z_rand, s, N).iterations)))
+    ns_per = 1e9 / (r1["random"] * args.d * float(np.mean(lindiff.kappa(z_rand, s, N, compress=False).iterations)))
     print(f"kernel cost: {ns_per:.2f} ns per eigenvalue per spectrum pass (1 thread, random z)")
+    compressed_rows(args, s, N, z_rand, base_rate)
+    if args.sizes:
+        size_table(args, rng)
+
+
+def compressed_rows(args: argparse.Namespace, s: lindiff.Spectrum, N: float, z: np.ndarray, base_rate: float) -> None:
+    """kappa on the compressed spectrum: memoised and first-call rates, 1 and 2 threads."""
+    def first_call() -> None:   # a fresh spectrum: compression + solve
+        lindiff.kappa(z, lindiff.Spectrum.powerlaw(args.d, args.k), N, compress=True)
+
+    info = s.compress().info["compression"]
+    direct = lindiff.kappa(z, s, N, compress=False).value
+    diff = float(np.max(np.abs(lindiff.kappa(z, s, N, compress=True).value / direct - 1)))
+    print(f"\ncompressed: r = {info.r} nodes, certified bound {info.bound:.1e}, measured {info.measured:.1e}, "
+          f"max rel. diff of kappa to the direct solve {diff:.1e}; load {os.getloadavg()[0]:.2f}")
+    old = lindiff.get_num_threads()
+    rate = {}
+    try:
+        for threads in (1, 2):
+            lindiff.set_num_threads(threads)
+            t = best_time(lambda: lindiff.kappa(z, s, N, compress=True), args.repeat + 2)
+            rate[threads] = z.size / t
+            print(f"{'compressed, memoised, ' + str(threads) + ' thread(s)':<34} {rate[threads]:12.4g} solves/s   "
+                  f"(ratio vs NumPy {rate[threads] / base_rate:7.1f}x)")
+        lindiff.set_num_threads(1)
+        t_first = best_time(first_call, args.repeat)
+        t_comp = best_time(lambda: lindiff.Spectrum.powerlaw(args.d, args.k).compress(), args.repeat)
+    finally:
+        lindiff.set_num_threads(old)
+    print(f"{'compressed, first call, 1 thread':<34} {z.size / t_first:12.4g} solves/s   (ratio vs NumPy "
+          f"{z.size / t_first / base_rate:7.1f}x; compression alone {t_comp:.3f} s)")
+    print(f"\n1 thread, compressed: memoised {rate[1] / base_rate:.0f}x (target >= 500x), first call "
+          f"{z.size / t_first / base_rate:.0f}x the NumPy baseline; 2 threads: {rate[2] / rate[1]:.2f}x over 1 "
+          f"(load {os.getloadavg()[0]:.2f})")
+
+
+def size_table(args: argparse.Namespace, rng: np.random.Generator) -> None:
+    """Per d: nodes, certified bound, compression time, kappa rates (compressed, direct, NumPy)."""
+    print(f"\nper d (power law k = {args.k}, N = {args.ratio} d, 1 thread; NumPy on fewer points):")
+    hdr = (f"{'d':>8} {'r':>4} {'bound':>8} {'measured':>8} {'compress s':>10} {'compr. /s':>10} "
+           f"{'direct /s':>10} {'NumPy /s':>10} {'vs NumPy':>9} {'vs direct':>9} {'diff':>8}")
+    print(hdr + "\n" + "-" * len(hdr))
+    old = lindiff.get_num_threads()
+    lindiff.set_num_threads(1)
+    try:
+        for d in args.sizes:
+            s = lindiff.Spectrum.powerlaw(d, args.k)
+            N = args.ratio * d
+            t0 = time.perf_counter()
+            info = s.compress().info["compression"]
+            t_comp = time.perf_counter() - t0
+            z = 10 ** rng.uniform(-8, 4, args.n)
+            t_c = best_time(lambda: lindiff.kappa(z, s, N, compress=True), args.repeat)
+            nd = int(max(100, min(args.n, 2e9 // d)))
+            t_d, kd = timed(lambda: lindiff.kappa(z[:nd], s, N, compress=False).value, max(1, args.repeat - 1))
+            nb = int(max(10, min(args.baseline_n, 4e7 // d)))
+            t_b = best_time(lambda: numpy_newton(z[:nb], s.eigenvalues, N), 1)
+            diff = float(np.max(np.abs(lindiff.kappa(z[:nd], s, N, compress=True).value / kd - 1)))
+            rc, rd, rb = args.n / t_c, nd / t_d, nb / t_b
+            print(f"{d:>8} {info.r:>4} {info.bound:>8.1e} {info.measured:>8.1e} {t_comp:>10.3f} {rc:>10.3g} "
+                  f"{rd:>10.3g} {rb:>10.3g} {rc / rb:>8.0f}x {rc / rd:>8.0f}x {diff:>8.1e}")
+    finally:
+        lindiff.set_num_threads(old)
+    print(f"(load {os.getloadavg()[0]:.2f}; diff: max relative difference of kappa, compressed vs direct)")
 
 
 if __name__ == "__main__":

@@ -165,6 +165,28 @@ def case_compress(eigs, weights, tol):  # type: ignore[no-untyped-def]
     return CompressCheck((info.compressed, info.tol, max(errs), c.d == s.d))
 
 
+def case_kappa_compress(eigs, weights, z, N, compress):  # type: ignore[no-untyped-def]
+    """kappa(compress=...) against the direct equation: the backward error of its solutions in
+    the equation summed over every eigenvalue (so a compressed solve is judged by the direct sums)."""
+    import lindiff
+
+    s = _spectrum(eigs, weights)
+    r = lindiff.kappa(z, s, N, compress=compress)
+    k, zz = np.atleast_1d(np.asarray(r.value)), np.atleast_1d(np.asarray(r.z))
+    ok = np.atleast_1d(np.asarray(r.converged)) & np.isfinite(k)
+    if not ok.any():
+        return KappaCompressCheck((str(r.extra["spectral_sums"]), 0.0))
+    k, zz, Nf, d = k[ok], zz[ok], float(N), float(s.d)
+    f1 = np.asarray(s.df1(k))
+    scale = np.abs(zz) + np.abs(k * (1 - d / Nf)) + np.abs(k) * np.abs(d - f1) / Nf + np.abs(k) * d / Nf * 1e-15
+    res = np.abs(k * (1 - f1 / Nf) - zz) / scale
+    return KappaCompressCheck((str(r.extra["spectral_sums"]), float(np.max(res))))
+
+
+class KappaCompressCheck(tuple):  # type: ignore[type-arg]
+    """(description of the sums, worst backward error of the solutions in the direct equation)."""
+
+
 class CompressCheck(tuple):  # type: ignore[type-arg]
     """(compressed, tol, measured relative error of df1/df2 at real kappa, d kept)."""
 
@@ -246,6 +268,11 @@ def judge_result(case: str, kwargs: dict[str, Any], result: Any) -> tuple[str, s
     """good / bad for a returned result."""
     from lindiff import KappaResult, SolverResult
 
+    if isinstance(result, KappaCompressCheck):
+        how, res = result
+        if not res <= 1e-11:   # tol 1e-14 of the solve + the rule's 1e-13 on df1, amplified by rounding
+            return "bad", f"kappa ({how}): backward error {res:.3g} in the direct equation"
+        return "good", ""
     if isinstance(result, CompressCheck):
         compressed, tol, err, d_kept = result
         if not d_kept:

@@ -197,3 +197,133 @@ def test_pickle_keeps_info():
     c = lindiff.Spectrum.powerlaw(1000, 1.0).compress()
     c2 = pickle.loads(pickle.dumps(c))
     assert c2 == c and c2.info["compression"] == c.info["compression"]
+
+
+# ---------------------------------------------------------------------------- kappa(compress=...)
+def _check_kappa_option(s: lindiff.Spectrum) -> None:
+    """kappa(compress=True) against compress=False at real z, within 1e-12 or twice the direct
+    path's own summation-order floor; df1/df2 of the result likewise; the rule is named."""
+    z = np.geomspace(1e-8, 1e4, 120) * (s.trace / s.d)
+    p = np.random.default_rng(5).permutation(len(s))
+    shuffled = lindiff.Spectrum(s.eigenvalues[p], s.weights[p] if s.is_weighted else None)
+    for N in (0.3 * s.d, 1.0 * s.d, 3.0 * s.d):
+        a = lindiff.kappa(z, s, N, compress=True)
+        b = lindiff.kappa(z, s, N, compress=False)
+        f = lindiff.kappa(z, shuffled, N, compress=False)
+        assert "Gauss rule" in a.extra["spectral_sums"] and "compress=False" in b.extra["spectral_sums"]
+        assert a.all_converged and b.all_converged
+        for field in ("value", "derivative", "df1", "df2"):
+            floor = _rel(getattr(f, field), getattr(b, field))
+            assert _rel(getattr(a, field), getattr(b, field)) <= max(RTOL, 2 * floor), (N, field)
+
+
+@pytest.mark.parametrize("d", [100, 1000, 100_000])
+@pytest.mark.parametrize("k", [0.5, 1.0, 2.0])
+def test_kappa_compress_powerlaw(d, k):
+    _check_kappa_option(lindiff.Spectrum.powerlaw(d, k))
+
+
+@pytest.mark.parametrize("name", ["mnist", "fashion_mnist", "digits"])
+def test_kappa_compress_shipped(name):
+    _check_kappa_option(lindiff.spectra.load(name))
+
+
+def test_kappa_compress_multiplicities_and_gaps():
+    rng = np.random.default_rng(0)
+    lam = np.arange(1, 501, dtype=float) ** -1.3
+    _check_kappa_option(lindiff.Spectrum(lam, rng.integers(1, 1000, lam.size).astype(float)))
+    gap = np.r_[rng.uniform(1e-3, 2e-3, 3000), rng.uniform(10.0, 20.0, 3000)]      # pre-pass path, a gap
+    _check_kappa_option(lindiff.Spectrum(gap, rng.uniform(0.5, 2.0, gap.size)))
+
+
+def _backward_error(s: lindiff.Spectrum, N: float, z, k) -> float:
+    """Relative residual of kappa in the equation summed over every eigenvalue."""
+    f1 = np.asarray(s.df1(k))
+    d = float(s.d)
+    scale = np.abs(z) + np.abs(k * (1 - d / N)) + np.abs(k) * np.abs(d - f1) / N
+    return float(np.max(np.abs(k * (1 - f1 / N) - z) / scale))
+
+
+@pytest.mark.parametrize("d", [1000, 100_000])
+def test_kappa_compress_complex(d):
+    """Complex z: the points whose kappa the rule certifies (bound_at <= 1e-13) come from the rule,
+    the others from the direct sums; every solution holds in the direct equation to 1e-12."""
+    s = lindiff.Spectrum.powerlaw(d, 1.0)
+    N = 0.5 * d
+    rng = np.random.default_rng(3)
+    z = 10 ** rng.uniform(-4, 2, 60) * np.exp(1j * rng.uniform(-3.0, 3.0, 60))
+    a = lindiff.kappa(z, s, N, compress=True)
+    b = lindiff.kappa(z, s, N, compress=False)
+    assert a.all_converged and b.all_converged
+    how = a.extra["spectral_sums"]
+    n_cert = int(how.split("complex z: ")[1].split(" of ")[0])
+    assert 0 < n_cert < z.size                       # some certified, some not (near the negative axis)
+    assert _backward_error(s, N, z, a.value) <= 1e-12
+    assert _backward_error(s, N, z, b.value) <= 1e-12
+    assert _rel(a.value, b.value) <= 1e-10
+    assert _rel(a.df1, b.df1) <= 1e-10
+
+
+def test_certified_region():
+    from lindiff._compress import certified, prepass_bound
+
+    s = lindiff.Spectrum.powerlaw(100_000, 1.0)
+    info = s.compress().info["compression"]
+    lo, hi = info.kappa_range
+    assert certified(info, [1.0, lo, hi]).all()
+    assert not certified(info, [0.5 * lo, 2 * hi, -1.0, np.nan]).any()     # outside the range / the axis
+    kz = np.geomspace(1e-3, 1e2, 40) * np.exp(1j * np.linspace(0.05, 3.1, 40))
+    ok = certified(info, kz)
+    bound = info.bound_at(kz).max(axis=-1)
+    assert np.all(bound[ok] <= info.tol)                                    # certified: the bound holds ...
+    a1, a2 = direct_sums(s.eigenvalues, s.weights, kz[ok])
+    c = s.compress()
+    assert _rel(c.df1(kz[ok]), a1) <= 2 * info.tol and _rel(c.df2(kz[ok]), a2) <= 2 * info.tol
+    assert np.abs(np.angle(kz[ok])).max() < np.pi / 4                      # ... and the pre-pass term is finite
+    assert prepass_bound(theta=np.pi / 4) == np.inf and prepass_bound(theta=0.0) == prepass_bound()
+
+
+def test_kappa_compress_auto_and_option():
+    """auto: direct for small spectra or calls (bitwise the direct call), the memoised rule once
+    there is one, for scalar z too (then bitwise the batch on the rule); bad values name the option."""
+    small = lindiff.Spectrum.powerlaw(1000, 1.0)
+    z = np.geomspace(1e-6, 1e3, 50)
+    a = lindiff.kappa(z, small, 600.0)
+    b = lindiff.kappa(z, small, 600.0, compress=False)
+    assert "would not pay" in a.extra["spectral_sums"]
+    np.testing.assert_array_equal(a.value, b.value)
+    big = lindiff.Spectrum.powerlaw(20_000, 1.0)
+    assert "would not pay" in lindiff.kappa(z, big, 1e4).extra["spectral_sums"]     # 1e6 pairs: direct
+    assert "one point" in lindiff.kappa(1.0, big, 1e4).extra["spectral_sums"]
+    big.compress()
+    batch = lindiff.kappa(z, big, 1e4)
+    assert "Gauss rule" in batch.extra["spectral_sums"]
+    for i in (0, 17, 49):
+        one = lindiff.kappa(float(z[i]), big, 1e4)
+        assert "Gauss rule" in one.extra["spectral_sums"] and one.value == batch.value[i]
+        assert lindiff.kappa_prime(float(z[i]), big, 1e4) == batch.derivative[i]
+    direct = lindiff.kappa(z, big, 1e4, compress=False)
+    assert _rel(batch.value, direct.value) <= RTOL
+    assert _rel(lindiff.kappa_prime(z, big, 1e4), lindiff.kappa_prime(z, big, 1e4, compress=False)) <= RTOL
+    for bad in ("yes", 1, None, np.bool_(True)):
+        with pytest.raises(ValueError, match="compress"):
+            lindiff.kappa(z, small, 600.0, compress=bad)
+        with pytest.raises(ValueError, match="compress"):
+            lindiff.kappa(1.0, small, 600.0, compress=bad)
+
+
+def test_kl_compress_option():
+    """kl: the DE measure's kappa on the contour nears the negative real axis, outside a real-kappa
+    rule's certified region: compress=True checks that and uses the direct sums (bitwise the
+    compress=False result), saying so; auto does not try below 4096 eigenvalues."""
+    s = lindiff.Spectrum.powerlaw(5000, 1.0)
+    a = theory.kl(s, [2500.0, 1e4], compress=True)
+    b = theory.kl(s, [2500.0, 1e4], compress=False)
+    assert a.attrs["spectral_sums"].startswith("0 of 2 N over the")
+    assert "compress=False" in b.attrs["spectral_sums"]
+    np.testing.assert_array_equal(a.kl_fwd, b.kl_fwd)
+    np.testing.assert_array_equal(a.kl_rev, b.kl_rev)
+    small = theory.kl(lindiff.Spectrum.powerlaw(500, 1.0), 1000.0)
+    assert "would not pay" in small.attrs["spectral_sums"]
+    with pytest.raises(ValueError, match="compress"):
+        theory.kl(s, 2500.0, compress="yes")

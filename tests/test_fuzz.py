@@ -177,6 +177,18 @@ def test_fuzz_compress(eigs, weights, tol) -> None:  # type: ignore[no-untyped-d
     check("compress", {"eigs": eigs, "weights": weights, "tol": tol})
 
 
+@FUZZ
+@given(eigs=st.one_of(st.lists(st.floats(1e-6, 1e6), min_size=1, max_size=400), eig_lists),
+       weights=st.one_of(st.none(), st.lists(st.floats(0.1, 10.0), min_size=1, max_size=400), junk),
+       z=st.one_of(st.lists(st.floats(1e-8, 1e4), min_size=1, max_size=20), reals,
+                   st.lists(st.complex_numbers(min_magnitude=1e-3, max_magnitude=1e3, allow_nan=False,
+                                               allow_infinity=False), min_size=1, max_size=6), junk),
+       N=sizes, compress=st.one_of(st.sampled_from(["auto", True, False]), junk, st.sampled_from(["yes", 1, 0])))
+def test_fuzz_kappa_compress(eigs, weights, z, N, compress) -> None:  # type: ignore[no-untyped-def]
+    """kappa(compress=...): solutions that hold in the direct equation, or a ValueError naming the argument."""
+    check("kappa_compress", {"eigs": eigs, "weights": weights, "z": z, "N": N, "compress": compress})
+
+
 OPTION_PAIRS = [(name, opt) for name in fuzz_options.PATHS for opt in fuzz_options.options(name)]
 
 

@@ -22,7 +22,7 @@ __global__ void kappa_real_kernel(SpectrumView s, double N, double k0, LatticeVi
                                   double* residual) {
     const std::size_t i = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x;
     if (i >= n) return;
-    solve_kappa_real_batch_point(s, N, k0, lat, z[i], std::log(z[i]), opt, value + i, deriv + i, converged + i,
+    solve_kappa_real_batch_point(s, N, k0, lat, z[i], start_log(z[i]), opt, value + i, deriv + i, converged + i,
                                  iterations + i, residual + i);
 }
 

@@ -335,7 +335,7 @@ def kappa(
         resolve_backend(backend)  # validates the name; the continuation is sequential: CPU
         which = "cpu"
     else:
-        zr = zarr.astype(np.float64)
+        zr = np.asarray(zarr, dtype=np.float64)
         if not np.all(np.isfinite(zr)):
             raise ValueError("z must be finite (contains NaN or inf)")
         if np.any(zr <= 0):
@@ -351,7 +351,7 @@ def kappa(
             val, der, conv, its, res, sums = cuda_module().solve_kappa_real(  # type: ignore[union-attr]
                 *use._core_args(), N, zr.ravel(), tol=tol, max_iter=max_iter)
             k0 = use._core_handle.kappa0(N)
-        df1, df2 = sums[:, 1].copy(), sums[:, 2].copy()
+        df1, df2 = sums[:, 1], sums[:, 2]   # views of the kernel's (n, 4) sums: no copy per call
         zout = zr
     shape = zarr.shape
     if k0 is None:
@@ -378,13 +378,14 @@ def kappa(
         method="complex path" if complex_mode else "real",
         extra={"backend": which, "spectral_sums": how},
     )
-    report_convergence(
-        result.all_converged,
-        f"kappa: {result.n_failed} of {np.size(result.converged)} points did not converge "
-        f"(max residual {result.max_residual:.3g}); see the result's converged/residual arrays",
-        result,
-        strict,
-    )
+    if not result.all_converged:   # the message (a pass over the residuals) only when it is needed
+        report_convergence(
+            False,
+            f"kappa: {result.n_failed} of {np.size(result.converged)} points did not converge "
+            f"(max residual {result.max_residual:.3g}); see the result's converged/residual arrays",
+            result,
+            strict,
+        )
     return result
 
 

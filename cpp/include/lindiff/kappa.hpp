@@ -16,6 +16,7 @@
 #pragma once
 
 #include <algorithm>
+#include <bit>
 #include <cstdint>
 #include <cstring>
 #include <mutex>
@@ -126,8 +127,10 @@ struct CertifiedStep {
     double df1 = NAN;  // F'(x1) predicted to first order (for kappa')
 };
 
-LINDIFF_HD inline CertifiedStep certified_newton_step(const SpectrumView& s, double N, double z, double x,
-                                           const KappaSums& r, double F, double dF,
+/// `c` = 1 - d/N and `inv_N` = 1/N, computed once per point by the caller (multiplications
+/// instead of divisions: a division costs several multiplications' throughput).
+LINDIFF_HD inline CertifiedStep certified_newton_step(const SpectrumView& s, double c, double inv_N, double z,
+                                           double x, const KappaSums& r, double F, double dF,
                                            double lo, double hi) noexcept {
     CertifiedStep out;
     if (!(dF > 0)) return out;
@@ -136,11 +139,11 @@ LINDIFF_HD inline CertifiedStep certified_newton_step(const SpectrumView& s, dou
     if (!(x1 >= lo && x1 <= hi) || !(x1 > 0)) return out;
     const double m = std::min(x, x1);
     const double rho = (s.lambda_min + x) / (s.lambda_min + m);
-    const double d2F = 2.0 * r.c3 / N;
+    const double d2F = 2.0 * r.c3 * inv_N;
     // a factor 2 covers rounding in the sums themselves
     const double fbound = 2.0 * 0.5 * d2F * rho * rho * rho * dx * dx;
     const double s1_lo = x1 > x ? r.s1 * (s.lambda_min + x) / (s.lambda_min + x1) : r.s1;
-    const double scale_lo = std::abs(z) + std::abs(x1 * (1.0 - s.d / N)) + x1 * (x1 * s1_lo) / N;
+    const double scale_lo = std::abs(z) + std::abs(x1 * c) + x1 * (x1 * s1_lo) * inv_N;
     out.x1 = x1;
     out.bound = fbound / scale_lo + 4 * eps;  // + the rounding of evaluating F itself at x1
     // F'(x1) = F'(x) + F''(xi) dx: first-order prediction, accurate to O(dx^2) for kappa'
@@ -148,14 +151,74 @@ LINDIFF_HD inline CertifiedStep certified_newton_step(const SpectrumView& s, dou
     return out;
 }
 
+/// The first evaluation of solve_kappa_real_point for many points at once (SoA arrays of a
+/// block, SIMD lanes): from the start g, its bracket [lo, hi] and the sums rs at g, decide
+/// whether g is already converged (kind 1) or the certified Newton step meets tol (kind 2), with
+/// the results of those cases; kind 0: neither (the caller runs solve_kappa_real_point, which
+/// goes on from the same evaluation). Every quantity is the same operation on the same operands
+/// as in solve_kappa_real_point / certified_newton_step, computed unconditionally and selected,
+/// so a lane's numbers are bitwise the one-point numbers (the kernel compiles without implicit
+/// contraction).
+struct FastStartBlock {
+    static constexpr int B = 64;
+    double z[B], lo[B], hi[B], g[B];
+    double s1[B], s2[B], c3[B], df1[B], df2[B], e12[B], e13[B];
+    double x[B], df[B], res[B], o_s1[B], o_df1[B], o_df2[B], o_e12[B];
+    double kind[B];  // 0, 1, 2 (a double: every lane array has the same element size)
+};
+
+inline void fast_start_block(const SpectrumView& s, double N, double tol, int n, FastStartBlock& b) noexcept {
+    const double c = 1.0 - s.d / N, inv_N = 1.0 / N, lmin = s.lambda_min, big = 1e100 * s.lambda_max;
+    constexpr double inf = std::numeric_limits<double>::infinity();
+    LINDIFF_PRAGMA(omp simd)
+    for (int j = 0; j < n; ++j) {
+        const double g = b.g[j], z = b.z[j];
+        const double lin = g * c, quad = g * (g * b.s1[j]) * inv_N;
+        const double F = lin + quad - z;
+        const double dF_far = 1.0 - b.df2[j] * inv_N;
+        const double dF_near = c + (2.0 * g * b.s1[j] - g * (g * b.s2[j])) * inv_N;
+        const double dF = g > big ? dF_far : dF_near;
+        const double scale = std::abs(z) + std::abs(lin) + std::abs(quad);
+        const double aF = std::abs(F), thr = tol * scale;   // converged at g: aF <= thr
+        // certified_newton_step(s, c, inv_N, z, g, rs, F, dF, lo, hi); bound inf where it returns early
+        // (selects of computed values, no bool temporaries: the loop if-converts and vectorises)
+        const double dx = -F / dF;
+        const double x1 = g + dx;
+        const double m = std::min(g, x1);
+        const double rho = (lmin + g) / (lmin + m);
+        const double d2F = 2.0 * b.c3[j] * inv_N;
+        const double fbound = 2.0 * 0.5 * d2F * rho * rho * rho * dx * dx;
+        const double s1_up = b.s1[j] * (lmin + g) / (lmin + x1);
+        const double s1_lo = x1 > g ? s1_up : b.s1[j];
+        const double scale_lo = std::abs(z) + std::abs(x1 * c) + x1 * (x1 * s1_lo) * inv_N;
+        double bound = fbound / scale_lo + 4 * eps;
+        bound = dF > 0 ? bound : inf;
+        bound = x1 >= b.lo[j] ? bound : inf;
+        bound = x1 <= b.hi[j] ? bound : inf;
+        bound = x1 > 0 ? bound : inf;
+        const double dxu = x1 - g;
+        b.kind[j] = aF <= thr ? 1.0 : (bound <= tol ? 2.0 : 0.0);
+        b.x[j] = aF <= thr ? g : x1;
+        b.df[j] = aF <= thr ? dF : dF + d2F * dx;
+        b.res[j] = aF <= thr ? aF / scale : bound;
+        b.o_s1[j] = aF <= thr ? b.s1[j] : b.s1[j] - dxu * b.s2[j];
+        b.o_df1[j] = aF <= thr ? b.df1[j] : b.df1[j] - dxu * b.e12[j];
+        b.o_df2[j] = aF <= thr ? b.df2[j] : b.df2[j] - 2.0 * dxu * b.c3[j];
+        b.o_e12[j] = aF <= thr ? b.e12[j] : b.e12[j] - 2.0 * dxu * b.e13[j];
+    }
+}
+
 /// Solve one real z > 0 from the first guess `guess` (any value; clamped into the bracket).
 ///
 /// With a finite guess inside the bracket the first evaluation is followed by a certified
 /// Newton step (no second evaluation) when the Taylor bound on its residual meets `tol`;
 /// otherwise, or without a guess, the safeguarded bracketed Newton of roots.hpp takes over.
-/// In the certified case `residual` is that rigorous upper bound.
+/// In the certified case `residual` is that rigorous upper bound.  `at_guess`, when given, are
+/// kappa_sums(s, guess) computed beforehand (the batch evaluates a block of starts at once: the
+/// same numbers, so the same result).
 LINDIFF_HD inline KappaPoint solve_kappa_real_point(const SpectrumView& s, double N, double k0,
-                                                   double z, double guess, const KappaOptions& opt) {
+                                                   double z, double guess, const KappaOptions& opt,
+                                                   const KappaSums* at_guess = nullptr) {
     auto [lo, hi] = kappa_bracket(s, N, k0, z);
     RootOptions ro;
     ro.ftol = opt.tol;
@@ -175,12 +238,12 @@ LINDIFF_HD inline KappaPoint solve_kappa_real_point(const SpectrumView& s, doubl
     }
     int used = 0;
     if (std::isfinite(guess) && guess > lo && guess < hi && opt.max_iter >= 1) {
-        const KappaSums rs = kappa_sums(s, guess);
-        const double c = 1.0 - s.d / N;
-        const double lin = guess * c, quad = guess * (guess * rs.s1) / N;
+        const KappaSums rs = at_guess ? *at_guess : kappa_sums(s, guess);
+        const double c = 1.0 - s.d / N, inv_N = 1.0 / N;
+        const double lin = guess * c, quad = guess * (guess * rs.s1) * inv_N;
         const double F = lin + quad - z;
-        const double dF = guess > 1e100 * s.lambda_max ? 1.0 - rs.df2 / N  // as in kappa_equation
-                                                       : c + (2.0 * guess * rs.s1 - guess * (guess * rs.s2)) / N;
+        const double dF = guess > 1e100 * s.lambda_max ? 1.0 - rs.df2 * inv_N  // as in kappa_equation
+                                                       : c + (2.0 * guess * rs.s1 - guess * (guess * rs.s2)) * inv_N;
         const double scale = std::abs(z) + std::abs(lin) + std::abs(quad);
         used = 1;
         KappaPoint p;
@@ -192,7 +255,7 @@ LINDIFF_HD inline KappaPoint solve_kappa_real_point(const SpectrumView& s, doubl
             p.set(rs);
             return p;
         }
-        const CertifiedStep cs = certified_newton_step(s, N, z, guess, rs, F, dF, lo, hi);
+        const CertifiedStep cs = certified_newton_step(s, c, inv_N, z, guess, rs, F, dF, lo, hi);
         if (cs.bound <= opt.tol) {
             r.x = cs.x1; r.f = NAN; r.df = cs.df1; r.residual = cs.bound;
             r.status = RootStatus::converged;
@@ -238,22 +301,78 @@ LINDIFF_HD inline double hermite_cubic(double x0, double y0, double m0, double x
     return (2 * t3 - 3 * t2 + 1) * y0 + (t3 - 2 * t2 + t) * h * m0 + (-2 * t3 + 3 * t2) * y1 + (t3 - t2) * h * m1;
 }
 
-/// The lattice cell of ln z (``lnz`` = std::log(z), computed once per point by the callers).
+/// ln z for the start lattice (cells and Hermite parameter): the exponent from the bits and
+/// 2 atanh((m - 1)/(m + 1)) for the mantissa m in [sqrt(1/2), sqrt(2)) (series to s^13: absolute
+/// error below 1e-14, far inside what a start needs). Plain arithmetic without branches or
+/// calls, so a loop over points vectorises, and every path (one point, batch, GPU) computes the
+/// same bits. z > 0 finite.
+LINDIFF_HD inline double start_log(double z) noexcept {
+    constexpr double ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10;
+    // (subnormal z, below 2^-1022, get a value near -709 instead: a cell and a start, the same
+    // on every path; such a z then solves from a poor start, never a wrong one)
+    const std::uint64_t b = std::bit_cast<std::uint64_t>(z);
+    // mantissa above sqrt(2): take m/2 and e + 1 (an integer select on the bits, no branch)
+    const std::uint64_t hi = (b & 0x000FFFFFFFFFFFFFull) > 0x6A09E667F3BCDull ? 1 : 0;
+    const std::uint64_t eb = (b >> 52) + hi;
+    // exponent as a double without an int64 -> double conversion: 2^52 + e_bits, minus the offset
+    const double e = std::bit_cast<double>(eb | 0x4330000000000000ull) - (4503599627370496.0 + 1023.0);
+    const double m = std::bit_cast<double>((b & 0x000FFFFFFFFFFFFFull) | ((1023 - hi) << 52));
+    const double s = (m - 1.0) / (m + 1.0), s2 = s * s;
+    double p = 1.0 / 13;
+    p = fma_if_fast(p, s2, 1.0 / 11);
+    p = fma_if_fast(p, s2, 1.0 / 9);
+    p = fma_if_fast(p, s2, 1.0 / 7);
+    p = fma_if_fast(p, s2, 1.0 / 5);
+    p = fma_if_fast(p, s2, 1.0 / 3);
+    p = fma_if_fast(p, s2, 1.0);
+    return fma_if_fast(e, ln2_hi, fma_if_fast(e, ln2_lo, 2.0 * s * p));
+}
+
+/// exp(x) for a start: x clamped to [-708, 709], k = round(x / ln 2), r = x - k ln 2 in
+/// [-0.35, 0.35], Taylor to r^13/13! (relative error ~1e-15), times 2^k from the exponent bits.
+/// Branch-free and call-free like start_log.
+LINDIFF_HD inline double start_exp(double x) noexcept {
+    constexpr double log2e = 1.4426950408889634074;
+    constexpr double ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10;
+    constexpr double shifter = 6755399441055744.0;  // 1.5 * 2^52: rounds to an integer in the low bits
+    x = std::min(std::max(x, -708.0), 709.0);
+    const double t = fma_if_fast(x, log2e, shifter);
+    const double k = t - shifter;
+    const double r = fma_if_fast(-k, ln2_lo, fma_if_fast(-k, ln2_hi, x));
+    double p = 1.0 / 6227020800.0;  // 1/13!
+    p = fma_if_fast(p, r, 1.0 / 479001600.0);
+    p = fma_if_fast(p, r, 1.0 / 39916800.0);
+    p = fma_if_fast(p, r, 1.0 / 3628800.0);
+    p = fma_if_fast(p, r, 1.0 / 362880.0);
+    p = fma_if_fast(p, r, 1.0 / 40320.0);
+    p = fma_if_fast(p, r, 1.0 / 5040.0);
+    p = fma_if_fast(p, r, 1.0 / 720.0);
+    p = fma_if_fast(p, r, 1.0 / 120.0);
+    p = fma_if_fast(p, r, 1.0 / 24.0);
+    p = fma_if_fast(p, r, 1.0 / 6.0);
+    p = fma_if_fast(p, r, 0.5);
+    p = fma_if_fast(p, r, 1.0);
+    p = fma_if_fast(p, r, 1.0);
+    const std::uint64_t kb = std::bit_cast<std::uint64_t>(t) - std::bit_cast<std::uint64_t>(shifter);
+    return p * std::bit_cast<double>((kb + 1023) << 52);
+}
+
+/// The lattice cell of ln z (``lnz`` = start_log(z), computed once per point by the callers).
 LINDIFF_HD inline std::int64_t lattice_index_ln(double lnz, double h) {
     return static_cast<std::int64_t>(std::floor(lnz / h));
 }
 
-LINDIFF_HD inline std::int64_t lattice_index(double z, double h) { return lattice_index_ln(std::log(z), h); }
+LINDIFF_HD inline std::int64_t lattice_index(double z, double h) { return lattice_index_ln(start_log(z), h); }
 
 /// The start at ln z from the nodes A (k = lattice_index_ln(lnz)) and B (k + 1): cubic Hermite
 /// in (ln z, ln kappa) with the exact slopes; NaN when a node failed.
 LINDIFF_HD inline double lattice_guess_ln(const LatticeNode& A, const LatticeNode& B, double lnz) {
     if (!A.ok || !B.ok) return NAN;
-    return std::exp(hermite_cubic(A.lnz, A.lnkappa, A.slope, B.lnz, B.lnkappa, B.slope, lnz));
+    return start_exp(hermite_cubic(A.lnz, A.lnkappa, A.slope, B.lnz, B.lnkappa, B.slope, lnz));
 }
 
 LINDIFF_HD inline double lattice_guess(const LatticeNode& A, const LatticeNode& B, double z) {
-    return lattice_guess_ln(A, B, std::log(z));
+    return lattice_guess_ln(A, B, start_log(z));
 }
 
 /// Non-owning view of a lattice (host or device memory).
@@ -264,9 +383,9 @@ struct LatticeView {
     double h = 0.1;
 
     /// Cubic Hermite interpolation of ln kappa in ln z (exact slopes); NaN when unavailable.
-    LINDIFF_HD double guess(double z) const { return guess_ln(std::log(z)); }
+    LINDIFF_HD double guess(double z) const { return guess_ln(start_log(z)); }
 
-    /// The same from ln z = std::log(z) (bitwise the same start: one log per point).
+    /// The same from ln z = start_log(z) (bitwise the same start: one log per point).
     LINDIFF_HD double guess_ln(double lnz) const {
         const std::int64_t k = lattice_index_ln(lnz, h) - kmin;
         if (k < 0 || static_cast<std::size_t>(k) + 1 >= size) return NAN;
@@ -457,13 +576,13 @@ inline KappaLattice build_kappa_lattice_ln(const SpectrumView& s, double N, doub
     return lat;
 }
 
-/// ln z of every point (std::log, so the starts are bitwise those of lattice_guess); in
+/// ln z of every point (start_log, so the starts are bitwise those of lattice_guess); in
 /// parallel when the batch's spectrum work pays for a team anyway (`work`).
 inline std::vector<double> log_points(std::span<const double> z, [[maybe_unused]] double work) {
     std::vector<double> lnz(z.size());
     const std::int64_t n = static_cast<std::int64_t>(z.size());
-#pragma omp parallel for schedule(static) if (parallel_pays(work))
-    for (std::int64_t i = 0; i < n; ++i) lnz[static_cast<std::size_t>(i)] = std::log(z[static_cast<std::size_t>(i)]);
+#pragma omp parallel for simd schedule(static) if (parallel_pays(work))
+    for (std::int64_t i = 0; i < n; ++i) lnz[static_cast<std::size_t>(i)] = start_log(z[static_cast<std::size_t>(i)]);
     return lnz;
 }
 
@@ -487,7 +606,20 @@ inline void check_kappa_real_args(double N, std::span<const double> z, const Kap
         });
 }
 
-/// Solve point i of a batch (lnz = std::log(z)): lattice start, then solve_kappa_real_point;
+/// Store a solved point's diagnostics (kappa' = 1/F').
+LINDIFF_HD inline void store_kappa_point(const KappaPoint& p, double* value, double* deriv,
+                                         std::uint8_t* converged, std::int32_t* iterations,
+                                         double* residual, double* sums) {
+    const RootResult<double>& r = p.root;
+    *value = r.x;
+    *deriv = 1.0 / r.df;
+    *converged = r.converged() ? 1 : 0;
+    *iterations = r.iterations;
+    *residual = r.residual;
+    if (sums) p.store(sums);
+}
+
+/// Solve point i of a batch (lnz = start_log(z)): lattice start, then solve_kappa_real_point;
 /// store the diagnostics.
 /// `value`, `deriv`, ... are raw pointers so the same code runs on a GPU.
 LINDIFF_HD inline void solve_kappa_real_batch_point(const SpectrumView& s, double N, double k0,
@@ -497,13 +629,83 @@ LINDIFF_HD inline void solve_kappa_real_batch_point(const SpectrumView& s, doubl
                                                     std::int32_t* iterations, double* residual,
                                                     double* sums = nullptr) {
     const KappaPoint p = solve_kappa_real_point(s, N, k0, z, lat.guess_ln(lnz), opt);
-    const RootResult<double>& r = p.root;
-    *value = r.x;
-    *deriv = 1.0 / r.df;
-    *converged = r.converged() ? 1 : 0;
-    *iterations = r.iterations;
-    *residual = r.residual;
-    if (sums) p.store(sums);
+    store_kappa_point(p, value, deriv, converged, iterations, residual, sums);
+}
+
+/// Points i0 .. i1 - 1 of a batch in three passes (starts, spectral sums at the starts, Newton
+/// step): each pass is a short independent loop, so consecutive points overlap in the CPU
+/// where one long per-point chain (exp, a reduction, a few divisions) would not. The numbers
+/// are those of solve_kappa_real_batch_point, point by point.
+inline void solve_kappa_real_block(const SpectrumView& s, double N, double k0, const LatticeView& lat,
+                                   std::span<const double> z, std::span<const double> lnz, std::size_t i0,
+                                   std::size_t i1, const KappaOptions& opt, const KappaOut& out) {
+    constexpr std::size_t B = FastStartBlock::B;
+    FastStartBlock b;
+    std::uint8_t have[B];
+    const bool lanes = s.size() <= kappa_sums_ordered_max;  // the sums in SIMD lanes too
+    for (std::size_t b0 = i0; b0 < i1; b0 += B) {
+        const std::size_t nb = std::min(B, i1 - b0);
+        // starts: Hermite in ln kappa (table look-ups), then start_exp over the block in SIMD
+        // lanes; bitwise lat.guess_ln (the same operations)
+        for (std::size_t j = 0; j < nb; ++j) {
+            const std::int64_t k = lattice_index_ln(lnz[b0 + j], lat.h) - lat.kmin;
+            const bool in = k >= 0 && static_cast<std::size_t>(k) + 1 < lat.size && lat.table[k].ok && lat.table[k + 1].ok;
+            have[j] = in ? 1 : 0;
+            b.g[j] = in ? hermite_cubic(lat.table[k].lnz, lat.table[k].lnkappa, lat.table[k].slope, lat.table[k + 1].lnz,
+                                        lat.table[k + 1].lnkappa, lat.table[k + 1].slope, lnz[b0 + j])
+                        : 0.0;
+        }
+        LINDIFF_PRAGMA(omp simd)
+        for (std::size_t j = 0; j < nb; ++j) b.g[j] = start_exp(b.g[j]);
+        for (std::size_t j = 0; j < nb; ++j) {
+            b.z[j] = z[b0 + j];
+            const auto [lo, hi] = kappa_bracket(s, N, k0, b.z[j]);
+            b.lo[j] = lo;
+            b.hi[j] = hi;
+            // the condition under which solve_kappa_real_point evaluates its start
+            have[j] = have[j] && lo < hi && std::isfinite(b.g[j]) && b.g[j] > lo && b.g[j] < hi && opt.max_iter >= 1;
+            if (!have[j]) b.g[j] = 1.0;   // a harmless lane value; the point is solved below
+        }
+        if (lanes) {
+            constexpr int L = 8;
+            for (std::size_t j0 = 0; j0 < nb; j0 += L) {
+                KappaSumsLanes<L> a;
+                double kap[L];
+                for (int l = 0; l < L; ++l) kap[l] = j0 + static_cast<std::size_t>(l) < nb ? b.g[j0 + l] : 1.0;
+                kappa_sums_lanes<L>(s, kap, a);
+                for (int l = 0; l < L && j0 + static_cast<std::size_t>(l) < nb; ++l) {
+                    const std::size_t j = j0 + static_cast<std::size_t>(l);
+                    b.s1[j] = a.s1[l]; b.s2[j] = a.s2[l]; b.c3[j] = a.c3[l]; b.df1[j] = a.df1[l];
+                    b.df2[j] = a.df2[l]; b.e12[j] = a.e12[l]; b.e13[j] = a.e13[l];
+                }
+            }
+        } else {
+            for (std::size_t j = 0; j < nb; ++j) {
+                const KappaSums r = have[j] ? kappa_sums(s, b.g[j]) : KappaSums{1, 1, 1, 1, 1, 1, 1};
+                b.s1[j] = r.s1; b.s2[j] = r.s2; b.c3[j] = r.c3; b.df1[j] = r.df1;
+                b.df2[j] = r.df2; b.e12[j] = r.e12; b.e13[j] = r.e13;
+            }
+        }
+        fast_start_block(s, N, opt.tol, static_cast<int>(nb), b);
+        for (std::size_t j = 0; j < nb; ++j) {
+            const std::size_t i = b0 + j;
+            double* sums = out.sums.empty() ? nullptr : &out.sums[4 * i];
+            if (have[j] && b.kind[j] != 0.0) {  // converged at the start, or by the certified step
+                out.value_re[i] = b.x[j];
+                out.deriv_re[i] = 1.0 / b.df[j];
+                out.converged[i] = 1;
+                out.iterations[i] = 1;
+                out.residual[i] = b.res[j];
+                if (sums) { sums[0] = b.o_s1[j]; sums[1] = b.o_df1[j]; sums[2] = b.o_df2[j]; sums[3] = b.o_e12[j]; }
+                continue;
+            }
+            const KappaSums rs{b.s1[j], b.s2[j], b.c3[j], b.df1[j], b.df2[j], b.e12[j], b.e13[j]};
+            const KappaPoint p = solve_kappa_real_point(s, N, k0, b.z[j], have[j] ? b.g[j] : lat.guess_ln(lnz[i]), opt,
+                                                        have[j] ? &rs : nullptr);
+            store_kappa_point(p, &out.value_re[i], &out.deriv_re[i], &out.converged[i], &out.iterations[i],
+                              &out.residual[i], sums);
+        }
+    }
 }
 
 /// Batch solve for real z > 0 (OpenMP over points; identical results for any thread count).
@@ -524,11 +726,12 @@ inline double solve_kappa_real(const SpectrumView& s, double N, std::span<const 
     const std::vector<double> lnz = log_points(z, work);
     const KappaLattice lattice = build_kappa_lattice_ln(s, N, k0, lnz, opt, cache);
     const LatticeView lat = lattice.view();
+    constexpr std::int64_t chunk = 512;  // points per task (blocks of 64 inside)
+    const std::int64_t nchunks = (np + chunk - 1) / chunk;
 #pragma omp parallel for schedule(static) if (parallel_pays(work))
-    for (std::int64_t i = 0; i < np; ++i)
-        solve_kappa_real_batch_point(s, N, k0, lat, z[i], lnz[static_cast<std::size_t>(i)], opt, &out.value_re[i],
-                                     &out.deriv_re[i], &out.converged[i], &out.iterations[i], &out.residual[i],
-                                     out.sums.empty() ? nullptr : &out.sums[4 * i]);
+    for (std::int64_t c = 0; c < nchunks; ++c)
+        solve_kappa_real_block(s, N, k0, lat, z, lnz, static_cast<std::size_t>(c * chunk),
+                               static_cast<std::size_t>(std::min(np, (c + 1) * chunk)), opt, out);
     return k0;
 }
 

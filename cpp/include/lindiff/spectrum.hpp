@@ -147,7 +147,77 @@ struct KappaSums {
     double s1, s2, c3, df1, df2, e12, e13;
 };
 
+/// Spectra with at most this many values (compressed ones: tens of nodes) are summed in index
+/// order (no SIMD reassociation), so a batch can evaluate several kappa per node in SIMD lanes
+/// (kappa_sums_lanes) and get bitwise the one-point numbers.
+inline constexpr std::size_t kappa_sums_ordered_max = 256;
+
+/// kappa_sums at L values of kappa at once, each summed over the nodes in index order: lane j is
+/// bitwise kappa_sums(s, kappa[j]) for s.size() <= kappa_sums_ordered_max. Output in SoA form.
+template <int L>
+struct KappaSumsLanes {
+    double s1[L], s2[L], c3[L], df1[L], df2[L], e12[L], e13[L];
+    [[nodiscard]] KappaSums lane(int j) const noexcept { return {s1[j], s2[j], c3[j], df1[j], df2[j], e12[j], e13[j]}; }
+};
+
+/// a * b + c, fused where the target has FMA. kappa_sums_lanes writes every product it adds
+/// to a sum this way, leaving the compiler nothing to contract, so its one-lane and vectorised
+/// forms round alike.
+LINDIFF_HD inline double fma_if_fast(double a, double b, double c) noexcept {
+#if defined(__FMA__) || defined(__CUDA_ARCH__)
+    return std::fma(a, b, c);
+#else
+    return a * b + c;
+#endif
+}
+
+template <int L>
+LINDIFF_HD inline void kappa_sums_lanes(const SpectrumView& s, const double* kappa, KappaSumsLanes<L>& a) noexcept {
+    const double* lam = s.eigenvalues.data();
+    const double* w = s.weighted() ? s.weights.data() : nullptr;
+    const std::size_t n = s.size();
+    for (int j = 0; j < L; ++j) a.s1[j] = a.s2[j] = a.c3[j] = a.df1[j] = a.df2[j] = a.e12[j] = a.e13[j] = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        const double l = lam[i];
+        if (w) {
+            const double wi = w[i];
+            LINDIFF_PRAGMA(omp simd)
+            for (int j = 0; j < L; ++j) {
+                const double u = 1.0 / (l + kappa[j]);
+                const double t = l * u;
+                const double wu = wi * u, wt = wi * t, wtu = wt * u;
+                a.s1[j] = fma_if_fast(wi, u, a.s1[j]);
+                a.s2[j] = fma_if_fast(wu, u, a.s2[j]);
+                a.c3[j] = fma_if_fast(wtu, t, a.c3[j]);
+                a.df1[j] = fma_if_fast(wi, t, a.df1[j]);
+                a.df2[j] = fma_if_fast(wt, t, a.df2[j]);
+                a.e12[j] = fma_if_fast(wt, u, a.e12[j]);
+                a.e13[j] = fma_if_fast(wtu, u, a.e13[j]);
+            }
+        } else {
+            LINDIFF_PRAGMA(omp simd)
+            for (int j = 0; j < L; ++j) {
+                const double u = 1.0 / (l + kappa[j]);
+                const double t = l * u;
+                const double tu = t * u;
+                a.s1[j] += u;
+                a.s2[j] = fma_if_fast(u, u, a.s2[j]);
+                a.c3[j] = fma_if_fast(tu, t, a.c3[j]);
+                a.df1[j] = fma_if_fast(l, u, a.df1[j]);
+                a.df2[j] = fma_if_fast(t, t, a.df2[j]);
+                a.e12[j] = fma_if_fast(t, u, a.e12[j]);
+                a.e13[j] = fma_if_fast(tu, u, a.e13[j]);
+            }
+        }
+    }
+}
+
 LINDIFF_HD inline KappaSums kappa_sums(const SpectrumView& s, double kappa) noexcept {
+    if (s.size() <= kappa_sums_ordered_max) {
+        KappaSumsLanes<1> one;
+        kappa_sums_lanes<1>(s, &kappa, one);
+        return one.lane(0);
+    }
     const double* lam = s.eigenvalues.data();
     const double* w = s.weighted() ? s.weights.data() : nullptr;
     const std::size_t n = s.size();
