@@ -163,7 +163,7 @@ struct FastStartBlock {
     static constexpr int B = 64;
     double z[B], lo[B], hi[B], g[B];
     double s1[B], s2[B], c3[B], df1[B], df2[B], e12[B], e13[B];
-    double x[B], df[B], res[B], o_s1[B], o_df1[B], o_df2[B], o_e12[B];
+    double x[B], df[B], deriv[B], res[B], o_s1[B], o_df1[B], o_df2[B], o_e12[B];
     double kind[B];  // 0, 1, 2 (a double: every lane array has the same element size)
 };
 
@@ -200,6 +200,7 @@ inline void fast_start_block(const SpectrumView& s, double N, double tol, int n,
         b.kind[j] = aF <= thr ? 1.0 : (bound <= tol ? 2.0 : 0.0);
         b.x[j] = aF <= thr ? g : x1;
         b.df[j] = aF <= thr ? dF : dF + d2F * dx;
+        b.deriv[j] = 1.0 / b.df[j];   // kappa' as store_kappa_point forms it
         b.res[j] = aF <= thr ? aF / scale : bound;
         b.o_s1[j] = aF <= thr ? b.s1[j] : b.s1[j] - dxu * b.s2[j];
         b.o_df1[j] = aF <= thr ? b.df1[j] : b.df1[j] - dxu * b.e12[j];
@@ -645,25 +646,30 @@ inline void solve_kappa_real_block(const SpectrumView& s, double N, double k0, c
     const bool lanes = s.size() <= kappa_sums_ordered_max;  // the sums in SIMD lanes too
     for (std::size_t b0 = i0; b0 < i1; b0 += B) {
         const std::size_t nb = std::min(B, i1 - b0);
-        // starts: Hermite in ln kappa (table look-ups), then start_exp over the block in SIMD
-        // lanes; bitwise lat.guess_ln (the same operations)
+        // starts: the two lattice nodes of each point (table look-ups), then the Hermite
+        // interpolant and start_exp in SIMD lanes; bitwise lat.guess_ln (the same operations)
+        double nx0[B], ny0[B], nm0[B], nx1[B], ny1[B], nm1[B];
         for (std::size_t j = 0; j < nb; ++j) {
             const std::int64_t k = lattice_index_ln(lnz[b0 + j], lat.h) - lat.kmin;
             const bool in = k >= 0 && static_cast<std::size_t>(k) + 1 < lat.size && lat.table[k].ok && lat.table[k + 1].ok;
             have[j] = in ? 1 : 0;
-            b.g[j] = in ? hermite_cubic(lat.table[k].lnz, lat.table[k].lnkappa, lat.table[k].slope, lat.table[k + 1].lnz,
-                                        lat.table[k + 1].lnkappa, lat.table[k + 1].slope, lnz[b0 + j])
-                        : 0.0;
+            const LatticeNode& A = lat.table[in ? k : 0];
+            const LatticeNode& C = lat.table[in ? k + 1 : 0];
+            nx0[j] = in ? A.lnz : 0.0; ny0[j] = A.lnkappa; nm0[j] = A.slope;
+            nx1[j] = in ? C.lnz : 1.0; ny1[j] = C.lnkappa; nm1[j] = C.slope;
         }
+        const double trace_N = s.trace / N;
         LINDIFF_PRAGMA(omp simd)
-        for (std::size_t j = 0; j < nb; ++j) b.g[j] = start_exp(b.g[j]);
         for (std::size_t j = 0; j < nb; ++j) {
+            b.g[j] = start_exp(hermite_cubic(nx0[j], ny0[j], nm0[j], nx1[j], ny1[j], nm1[j], lnz[b0 + j]));
             b.z[j] = z[b0 + j];
-            const auto [lo, hi] = kappa_bracket(s, N, k0, b.z[j]);
-            b.lo[j] = lo;
-            b.hi[j] = hi;
+            b.lo[j] = std::max(b.z[j], k0);       // kappa_bracket
+            b.hi[j] = b.z[j] + trace_N;
+        }
+        for (std::size_t j = 0; j < nb; ++j) {
             // the condition under which solve_kappa_real_point evaluates its start
-            have[j] = have[j] && lo < hi && std::isfinite(b.g[j]) && b.g[j] > lo && b.g[j] < hi && opt.max_iter >= 1;
+            have[j] = have[j] && b.lo[j] < b.hi[j] && std::isfinite(b.g[j]) && b.g[j] > b.lo[j] && b.g[j] < b.hi[j] &&
+                      opt.max_iter >= 1;
             if (!have[j]) b.g[j] = 1.0;   // a harmless lane value; the point is solved below
         }
         if (lanes) {
@@ -692,7 +698,7 @@ inline void solve_kappa_real_block(const SpectrumView& s, double N, double k0, c
             double* sums = out.sums.empty() ? nullptr : &out.sums[4 * i];
             if (have[j] && b.kind[j] != 0.0) {  // converged at the start, or by the certified step
                 out.value_re[i] = b.x[j];
-                out.deriv_re[i] = 1.0 / b.df[j];
+                out.deriv_re[i] = b.deriv[j];
                 out.converged[i] = 1;
                 out.iterations[i] = 1;
                 out.residual[i] = b.res[j];

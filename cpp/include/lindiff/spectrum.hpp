@@ -157,7 +157,7 @@ inline constexpr std::size_t kappa_sums_ordered_max = 256;
 template <int L>
 struct KappaSumsLanes {
     double s1[L], s2[L], c3[L], df1[L], df2[L], e12[L], e13[L];
-    [[nodiscard]] KappaSums lane(int j) const noexcept { return {s1[j], s2[j], c3[j], df1[j], df2[j], e12[j], e13[j]}; }
+    [[nodiscard]] LINDIFF_HD KappaSums lane(int j) const noexcept { return {s1[j], s2[j], c3[j], df1[j], df2[j], e12[j], e13[j]}; }
 };
 
 /// a * b + c, fused where the target has FMA. kappa_sums_lanes writes every product it adds
