@@ -535,23 +535,23 @@ private:
 /// independently from the bracket (so a node's value depends on its position only), taken
 /// from `cache` when given (and the new ones stored there).  The nodes are solved in parallel
 /// only when their work pays for an OpenMP team (parallel_pays).
+/// The lattice for points whose cells are `cell` (floor(ln z / h) as doubles, see log_points).
 inline KappaLattice build_kappa_lattice_ln(const SpectrumView& s, double N, double k0,
-                                           std::span<const double> lnz, const KappaOptions& opt,
+                                           std::span<const double> cell, const KappaOptions& opt,
                                            KappaCache* cache = nullptr) {
     KappaLattice lat;
     lat.h = opt.lattice_h;
-    if (lnz.empty()) return lat;
-    const double h = opt.lattice_h;
-    std::int64_t kmin = std::numeric_limits<std::int64_t>::max(), kmax = std::numeric_limits<std::int64_t>::min();
-    for (double lz : lnz) {
-        const std::int64_t k = lattice_index_ln(lz, h);
-        kmin = std::min(kmin, k);
-        kmax = std::max(kmax, k);
+    if (cell.empty()) return lat;
+    double cmin = cell[0], cmax = cell[0];
+    for (double c : cell) {
+        cmin = std::min(cmin, c);
+        cmax = std::max(cmax, c);
     }
+    const std::int64_t kmin = static_cast<std::int64_t>(cmin), kmax = static_cast<std::int64_t>(cmax);
     const std::size_t span = static_cast<std::size_t>(kmax - kmin) + 2;
     std::vector<std::uint8_t> needed(span, 0);
-    for (double lz : lnz) {
-        const std::size_t j = static_cast<std::size_t>(lattice_index_ln(lz, h) - kmin);
+    for (double c : cell) {
+        const std::size_t j = static_cast<std::size_t>(static_cast<std::int64_t>(c) - kmin);
         needed[j] = needed[j + 1] = 1;
     }
     lat.kmin = kmin;
@@ -577,21 +577,33 @@ inline KappaLattice build_kappa_lattice_ln(const SpectrumView& s, double N, doub
     return lat;
 }
 
-/// ln z of every point (start_log, so the starts are bitwise those of lattice_guess); in
-/// parallel when the batch's spectrum work pays for a team anyway (`work`).
-inline std::vector<double> log_points(std::span<const double> z, [[maybe_unused]] double work) {
-    std::vector<double> lnz(z.size());
+/// ln z of every point (start_log, so the starts are bitwise those of lattice_guess) and its
+/// lattice cell floor(ln z / h) as a double (lattice_index_ln without the integer conversion),
+/// in SIMD lanes, and in parallel when the batch's spectrum work pays for a team (`work`).
+struct LogPoints {
+    std::vector<double> lnz, cell;
+};
+
+inline void log_points(std::span<const double> z, double h, [[maybe_unused]] double work, LogPoints& out) {
+    out.lnz.resize(z.size());
+    out.cell.resize(z.size());
     const std::int64_t n = static_cast<std::int64_t>(z.size());
+    double* lnz = out.lnz.data();
+    double* cell = out.cell.data();
 #pragma omp parallel for simd schedule(static) if (parallel_pays(work))
-    for (std::int64_t i = 0; i < n; ++i) lnz[static_cast<std::size_t>(i)] = start_log(z[static_cast<std::size_t>(i)]);
-    return lnz;
+    for (std::int64_t i = 0; i < n; ++i) {
+        lnz[i] = start_log(z[static_cast<std::size_t>(i)]);
+        cell[i] = std::floor(lnz[i] / h);
+    }
 }
+
 
 inline KappaLattice build_kappa_lattice(const SpectrumView& s, double N, double k0,
                                         std::span<const double> z, const KappaOptions& opt,
                                         KappaCache* cache = nullptr) {
-    const std::vector<double> lnz = log_points(z, 0.0);
-    return build_kappa_lattice_ln(s, N, k0, lnz, opt, cache);
+    LogPoints lp;
+    log_points(z, opt.lattice_h, 0.0, lp);
+    return build_kappa_lattice_ln(s, N, k0, lp.cell, opt, cache);
 }
 
 /// Argument checks shared by every real-z backend.
@@ -638,8 +650,9 @@ LINDIFF_HD inline void solve_kappa_real_batch_point(const SpectrumView& s, doubl
 /// where one long per-point chain (exp, a reduction, a few divisions) would not. The numbers
 /// are those of solve_kappa_real_batch_point, point by point.
 inline void solve_kappa_real_block(const SpectrumView& s, double N, double k0, const LatticeView& lat,
-                                   std::span<const double> z, std::span<const double> lnz, std::size_t i0,
+                                   std::span<const double> z, const LogPoints& lp, std::size_t i0,
                                    std::size_t i1, const KappaOptions& opt, const KappaOut& out) {
+    const double* lnz = lp.lnz.data();
     constexpr std::size_t B = FastStartBlock::B;
     FastStartBlock b;
     std::uint8_t have[B];
@@ -650,7 +663,7 @@ inline void solve_kappa_real_block(const SpectrumView& s, double N, double k0, c
         // interpolant and start_exp in SIMD lanes; bitwise lat.guess_ln (the same operations)
         double nx0[B], ny0[B], nm0[B], nx1[B], ny1[B], nm1[B];
         for (std::size_t j = 0; j < nb; ++j) {
-            const std::int64_t k = lattice_index_ln(lnz[b0 + j], lat.h) - lat.kmin;
+            const std::int64_t k = static_cast<std::int64_t>(lp.cell[b0 + j]) - lat.kmin;   // lattice_index_ln
             const bool in = k >= 0 && static_cast<std::size_t>(k) + 1 < lat.size && lat.table[k].ok && lat.table[k + 1].ok;
             have[j] = in ? 1 : 0;
             const LatticeNode& A = lat.table[in ? k : 0];
@@ -729,14 +742,15 @@ inline double solve_kappa_real(const SpectrumView& s, double N, std::span<const 
     // a point costs one spectrum pass plus a log and an exp (its start): ~ 24 terms' worth
     [[maybe_unused]] const double work =
         static_cast<double>(np) * (kappa_point_passes * static_cast<double>(s.size()) + 24.0);
-    const std::vector<double> lnz = log_points(z, work);
-    const KappaLattice lattice = build_kappa_lattice_ln(s, N, k0, lnz, opt, cache);
+    LogPoints lp;
+    log_points(z, opt.lattice_h, work, lp);
+    const KappaLattice lattice = build_kappa_lattice_ln(s, N, k0, lp.cell, opt, cache);
     const LatticeView lat = lattice.view();
     constexpr std::int64_t chunk = 512;  // points per task (blocks of 64 inside)
     const std::int64_t nchunks = (np + chunk - 1) / chunk;
 #pragma omp parallel for schedule(static) if (parallel_pays(work))
     for (std::int64_t c = 0; c < nchunks; ++c)
-        solve_kappa_real_block(s, N, k0, lat, z, lnz, static_cast<std::size_t>(c * chunk),
+        solve_kappa_real_block(s, N, k0, lat, z, lp, static_cast<std::size_t>(c * chunk),
                                static_cast<std::size_t>(std::min(np, (c + 1) * chunk)), opt, out);
     return k0;
 }
@@ -753,7 +767,12 @@ inline KappaPoint solve_kappa_real_one(const SpectrumView& s, double N, double z
     const std::int64_t k = lattice_index(z, opt.lattice_h);
     const LatticeNode A = cache.node(s, N, k0, k, node_opt);
     const LatticeNode B = cache.node(s, N, k0, k + 1, node_opt);
-    return solve_kappa_real_point(s, N, k0, z, lattice_guess(A, B, z), opt);
+    const double guess = lattice_guess(A, B, z);
+    if (s.size() <= kappa_sums_ordered_max) {  // the start evaluated as a batch evaluates it (same bits)
+        const KappaSums rs = kappa_sums_ordered(s, std::isfinite(guess) ? guess : 1.0);
+        return solve_kappa_real_point(s, N, k0, z, guess, opt, &rs);
+    }
+    return solve_kappa_real_point(s, N, k0, z, guess, opt);
 }
 
 /// Several curves z_j(t) at once (row j of a row-major n_curves x n_points array, each with its

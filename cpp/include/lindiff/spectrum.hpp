@@ -10,6 +10,18 @@
 
 namespace lindiff {
 
+/// a * b + c, fused where the target has FMA. The kernel builds without implicit contraction
+/// (-ffp-contract=off: the compiler would decide per inlining context, and a one-point solve
+/// must round as the batch does), so every sum of products is fused here, explicitly.
+LINDIFF_HD inline double fma_if_fast(double a, double b, double c) noexcept {
+#if defined(__FMA__) || defined(__CUDA_ARCH__)
+    return std::fma(a, b, c);
+#else
+    return a * b + c;
+#endif
+}
+
+
 /// Non-owning view of a spectrum.  `weights` may be empty (all multiplicities 1).
 struct SpectrumView {
     std::span<const double> eigenvalues;
@@ -74,14 +86,14 @@ LINDIFF_HD inline SumPair<double> power_sums(const SpectrumView& s, double kappa
             const double t = (TimesLambda ? lam[i] : 1.0) / (lam[i] + kappa);
             const double wt = w[i] * t;
             a1 += wt;
-            a2 += wt * t;
+            a2 = fma_if_fast(wt, t, a2);
         }
     } else {
         LINDIFF_SIMD_SUM(a1, a2)
         for (std::size_t i = 0; i < n; ++i) {
             const double t = (TimesLambda ? lam[i] : 1.0) / (lam[i] + kappa);
             a1 += t;
-            a2 += t * t;
+            a2 = fma_if_fast(t, t, a2);
         }
     }
     return {a1, a2};
@@ -147,9 +159,10 @@ struct KappaSums {
     double s1, s2, c3, df1, df2, e12, e13;
 };
 
-/// Spectra with at most this many values (compressed ones: tens of nodes) are summed in index
-/// order (no SIMD reassociation), so a batch can evaluate several kappa per node in SIMD lanes
-/// (kappa_sums_lanes) and get bitwise the one-point numbers.
+/// Spectra with at most this many values (compressed ones: tens of nodes): the batch solver
+/// evaluates its starts 8 at a time in SIMD lanes (kappa_sums_lanes, each summed in index
+/// order) and the one-point solve its start the same way (kappa_sums_ordered), so both get the
+/// same bits; every other evaluation uses kappa_sums (SIMD reduction over the nodes).
 inline constexpr std::size_t kappa_sums_ordered_max = 256;
 
 /// kappa_sums at L values of kappa at once, each summed over the nodes in index order: lane j is
@@ -159,17 +172,6 @@ struct KappaSumsLanes {
     double s1[L], s2[L], c3[L], df1[L], df2[L], e12[L], e13[L];
     [[nodiscard]] LINDIFF_HD KappaSums lane(int j) const noexcept { return {s1[j], s2[j], c3[j], df1[j], df2[j], e12[j], e13[j]}; }
 };
-
-/// a * b + c, fused where the target has FMA. kappa_sums_lanes writes every product it adds
-/// to a sum this way, leaving the compiler nothing to contract, so its one-lane and vectorised
-/// forms round alike.
-LINDIFF_HD inline double fma_if_fast(double a, double b, double c) noexcept {
-#if defined(__FMA__) || defined(__CUDA_ARCH__)
-    return std::fma(a, b, c);
-#else
-    return a * b + c;
-#endif
-}
 
 template <int L>
 LINDIFF_HD inline void kappa_sums_lanes(const SpectrumView& s, const double* kappa, KappaSumsLanes<L>& a) noexcept {
@@ -212,12 +214,15 @@ LINDIFF_HD inline void kappa_sums_lanes(const SpectrumView& s, const double* kap
     }
 }
 
+/// kappa_sums summed in index order: bitwise one lane of kappa_sums_lanes (the batch solver's
+/// first evaluation for small spectra; the one-point solve uses it there to match the batch).
+LINDIFF_HD inline KappaSums kappa_sums_ordered(const SpectrumView& s, double kappa) noexcept {
+    KappaSumsLanes<1> one;
+    kappa_sums_lanes<1>(s, &kappa, one);
+    return one.lane(0);
+}
+
 LINDIFF_HD inline KappaSums kappa_sums(const SpectrumView& s, double kappa) noexcept {
-    if (s.size() <= kappa_sums_ordered_max) {
-        KappaSumsLanes<1> one;
-        kappa_sums_lanes<1>(s, &kappa, one);
-        return one.lane(0);
-    }
     const double* lam = s.eigenvalues.data();
     const double* w = s.weighted() ? s.weights.data() : nullptr;
     const std::size_t n = s.size();
@@ -229,12 +234,12 @@ LINDIFF_HD inline KappaSums kappa_sums(const SpectrumView& s, double kappa) noex
             const double t = lam[i] * u;
             const double wu = w[i] * u, wt = w[i] * t, wtu = wt * u;
             a1 += wu;
-            a2 += wu * u;
-            a3 += wtu * t;
+            a2 = fma_if_fast(wu, u, a2);
+            a3 = fma_if_fast(wtu, t, a3);
             f1 += wt;
-            f2 += wt * t;
+            f2 = fma_if_fast(wt, t, f2);
             e2 += wtu;
-            e3 += wtu * u;
+            e3 = fma_if_fast(wtu, u, e3);
         }
     } else {
         LINDIFF_SIMD_SUM(a1, a2, a3, f1, f2, e2, e3)
@@ -243,12 +248,12 @@ LINDIFF_HD inline KappaSums kappa_sums(const SpectrumView& s, double kappa) noex
             const double t = lam[i] * u;
             const double tu = t * u;
             a1 += u;
-            a2 += u * u;
-            a3 += tu * t;
+            a2 = fma_if_fast(u, u, a2);
+            a3 = fma_if_fast(tu, t, a3);
             f1 += t;
-            f2 += t * t;
+            f2 = fma_if_fast(t, t, f2);
             e2 += tu;
-            e3 += tu * u;
+            e3 = fma_if_fast(tu, u, e3);
         }
     }
     return {a1, a2, a3, f1, f2, e2, e3};
