@@ -233,20 +233,23 @@ def finish(fig: Any, caption: str, n_legend_rows: int = 1) -> None:
     """Caption as suptitle on top, room for the legend below, no overlapping ticks (tight layout)."""
     import textwrap
 
-    fig.suptitle("\n".join(textwrap.wrap(caption, 110)), fontsize="medium")
-    fig.tight_layout(rect=(0, 0.045 * n_legend_rows + 0.02, 1, 0.95 - 0.025 * (len(caption) // 110)))
+    lines = textwrap.wrap(caption, int(12 * fig.get_figwidth()))
+    height = fig.get_figheight()
+    fig.suptitle("\n".join(lines), fontsize="medium", y=1.0 - 0.08 / height, va="top")
+    top = 1.0 - (0.2 * len(lines) + 0.15) / height
+    bottom = (0.22 * n_legend_rows + 0.1) / height if n_legend_rows else 0.0
+    fig.tight_layout(rect=(0, bottom, 1, top))
 
 
 def log_axes(ax: Any, x: bool = True, y: bool = True) -> None:
     """Log axes with at most a few major labels (no overlapping tick labels)."""
-    from matplotlib.ticker import LogLocator
+    from matplotlib.ticker import LogLocator, NullFormatter
 
-    if x:
-        ax.set_xscale("log")
-        ax.xaxis.set_major_locator(LogLocator(base=10, numticks=6))
-    if y:
-        ax.set_yscale("log")
-        ax.yaxis.set_major_locator(LogLocator(base=10, numticks=6))
+    for on, axis, scale in ((x, ax.xaxis, ax.set_xscale), (y, ax.yaxis, ax.set_yscale)):
+        if on:
+            scale("log")
+            axis.set_major_locator(LogLocator(base=10, numticks=6))
+            axis.set_minor_formatter(NullFormatter())
 
 
 def save(fig: Any, out: Path, name: str, caption: str) -> tuple[str, str]:

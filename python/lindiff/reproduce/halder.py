@@ -80,7 +80,7 @@ def _panel(ax: Any, ds: Any, th: Any, conv: str) -> Any:
     ax.plot(N, ds.hellinger2_mean.values, "D-", color="C2", ms=4, label="mean H²(p_gen, p)")
     ax.axhline(float(th.h2_floor[0]), color="C2", lw=0.8, ls=(0, (1, 3)), label="H² floor (N = ∞)")
     ax.set_ylim(-0.02, 1.05)
-    ax.set_xscale("log")
+    cm.log_axes(ax, y=False)
     ax.set_xlabel("N  (training-set size; d = 100)")
     ax.set_ylabel("probability / squared Hellinger distance")
     ax2 = ax.twinx()
