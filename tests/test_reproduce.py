@@ -123,7 +123,8 @@ def test_fig3_optimal_stopping_agrees_with_direct_call(report: dict[str, object]
     ref = theory.optimal_stopping(lindiff.Spectrum.powerlaw(1000, 1.5), 600.0)
     np.testing.assert_allclose(float(st.eta_tau.sel(k=1.5, N=600.0)), float(ref.eta_tau), rtol=1e-10)
     assert np.all(np.diff(st.eta_tau.sel(N=600.0).values) > 0)       # later stopping for steeper spectra
-    assert f"| 1 | {float(st.eta_tau.sel(k=1.0, N=600.0)):.4g} (" in _readme(report)
+    row = next(r for r in _readme(report).splitlines() if r.startswith("| 1 | ") and "(" in r)
+    assert f"| {float(st.eta_tau.sel(k=1.0, N=600.0)):.4g} (" in row
 
 
 def test_fig4_has_the_data_losses(report: dict[str, object]) -> None:
@@ -147,7 +148,7 @@ def test_halder_at_the_papers_settings(report: dict[str, object]) -> None:
     assert turn.N == 100 and turn.high == ds.N.values[4]      # H^2 = 1 up to N = d, falls after
     text = _readme(report)
     assert "H² turnover [CI]" in text and "undetermined signs" in text and "N_c = 1 + d/κ" in text
-    assert "| 100.0 [100, 150] |" in text
+    assert "| 100 [100, 150] |" in text
 
 
 def test_readme_names_each_figure_and_never_nan(report: dict[str, object]) -> None:
@@ -165,8 +166,9 @@ def test_readme_names_each_figure_and_never_nan(report: dict[str, object]) -> No
     assert sorted(embedded) == sorted(FIGURES)
     linked = set(re.findall(r"\[`([^`]+)`\]", text))
     assert {f"{n}.nc" for n in DATASETS} <= linked and all((out / f).exists() for f in linked)
-    times = re.findall(r"^\| ([^|]+) \| (\d+\.\d) \| ", text, flags=re.M)
-    assert len(times) == len(reproduce.SECTIONS) and all(float(t) > 0 for _, t in times)
+    for name in reproduce.SECTIONS:       # a wall time per section in the summary table
+        t = re.search(rf"^\| {re.escape(reproduce._ALL[name].title)} \| (\d+\.\d) \| ", text, flags=re.M)
+        assert t and float(t.group(1)) > 0, name
     assert "CelebA" in text and "CIFAR-10" in text and "spectra.from_array" in text
 
 

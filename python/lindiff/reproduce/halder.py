@@ -31,7 +31,7 @@ _PAPER_N = [25, 50, 75, 100]          # the training-set sizes of the author's d
 def _settings_halder(quick: bool) -> dict[str, Any]:
     return dict(d=100, conventions=list(CONVENTIONS),
                 N=_PAPER_N + ([150, 200, 400, 800] if quick else [125, 150, 200, 300, 400, 800, 1600, 2500]),
-                repeats=8 if quick else 50, reference_size=2000 if quick else 10_000,
+                repeats=8 if quick else 40, reference_size=2000 if quick else 10_000,
                 n_bootstrap=200 if quick else 1000, theory_points=60, seed=0)
 
 
