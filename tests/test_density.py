@@ -197,9 +197,9 @@ def test_gd_theory_limits() -> None:
     real = theory.gradflow_losses(spec, 150, [0.5, 20.0], schedule=sched, t=t, quadrature="real")
     cont = theory.gradflow_losses(spec, 150, [0.5, 20.0], schedule=sched, t=t, quadrature="contour")
     mu = de_measure(spec, 150, min_nodes=2048)
-    fine_test, _, _ = _core.de_losses(mu.nodes, mu.weights["rho"], mu.weights["sigma"], mu.atoms["rho"],
+    fine_test = _core.de_losses(mu.nodes, mu.weights["rho"], mu.weights["sigma"], mu.atoms["rho"],
                                       mu.atoms["sigma"], sched.a2, sched.b2, 0.0, np.array([0.5, 20.0]), 0.0,
-                                      np.asarray(sched.index(t), dtype=np.int64))
+                                      np.asarray(sched.index(t), dtype=np.int64))[0]
     np.testing.assert_allclose(real.test, fine_test, rtol=1e-11)
     np.testing.assert_allclose(cont.test, fine_test, rtol=1e-8)
 

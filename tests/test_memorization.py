@@ -882,3 +882,29 @@ else:  # pragma: no cover
     @pytest.mark.skip(reason="hypothesis is not installed")
     def test_fuzz_relative_distance():
         pass
+
+
+def test_distance_turnover_plateau_and_peak() -> None:
+    """The N where the individual distance starts to fall: the end of a plateau (H^2 = 1 for N <= d),
+    bracketed by the next grid N; a finite peak by a parabola in ln N, inside its neighbours."""
+    import xarray as xr
+
+    from lindiff.memorization import OneStepModel, distance_turnover, transition
+
+    ds = transition(OneStepModel(4, 2).with_N, [2, 3, 4, 6, 12, 48], repeats=16, reference_size=400, n_bootstrap=50)
+    t = distance_turnover(ds)
+    assert (t.N, t.low, t.high, t.statistic) == (4.0, 4.0, 6.0, "mean") and t.note.startswith("end of a plateau")
+    assert np.all(ds.hellinger2.sel(N=[2, 3, 4]).values == 1.0) and np.all(ds.hellinger2.sel(N=6).values < 1.0)
+    # a synthetic peak at N = 20 (y = -(ln N - ln 20)^2 + noise): the estimate lies near it, inside the grid bracket
+    N = np.array([5, 10, 20, 40, 80])
+    rng = np.random.default_rng(0)
+    y = -(np.log(N)[:, None] - np.log(20.0)) ** 2 + 0.01 * rng.normal(size=(5, 30))
+    peak = xr.Dataset({"kl_fwd": (("N", "repeat"), y)}, coords={"N": N}, attrs={"seed": 1, "n_bootstrap": 100})
+    t = distance_turnover(peak, "kl_fwd")
+    assert 15 < t.N < 27 and 10 <= t.low <= t.N <= t.high <= 40 and t.note.startswith("peak")
+    rising = peak.assign(kl_fwd=peak.kl_fwd.copy(data=np.log(N)[:, None] + 0 * y))
+    assert math.isnan(distance_turnover(rising, "kl_fwd").N)           # still rising: not reached
+    with pytest.raises(ValueError, match="distance"):
+        distance_turnover(ds, "l2")
+    with pytest.raises(ValueError, match="ds"):
+        distance_turnover(ds.drop_vars("hellinger2"))

@@ -138,20 +138,22 @@ void register_contour(py::module_& m) {
             MeasureView mu{span_of(nodes), span_of(w_rho), span_of(w_sigma), {}, atom_rho, atom_sigma, 0.0};
             ScheduleView sch{span_of(a2), span_of(a2), span_of(b2), span_of(a2)};  // beta, sigma2 unused
             const auto ne = static_cast<py::ssize_t>(eta_tau.size()), nt = static_cast<py::ssize_t>(t_idx.size());
-            py::array_t<double> test({ne, nt}), train({ne, nt});
+            py::array_t<double> test({ne, nt}), train({ne, nt}), ridge({ne, nt});
             double imag = 0;
             {
                 py::gil_scoped_release release;
                 de_losses(mu, sch, c, span_of(eta_tau), gd_eta,
                           {t_idx.data(), static_cast<std::size_t>(t_idx.size())},
                           {test.mutable_data(), static_cast<std::size_t>(test.size())},
-                          {train.mutable_data(), static_cast<std::size_t>(train.size())}, imag);
+                          {train.mutable_data(), static_cast<std::size_t>(train.size())},
+                          {ridge.mutable_data(), static_cast<std::size_t>(ridge.size())}, imag);
             }
-            return py::make_tuple(test, train, imag);
+            return py::make_tuple(test, train, ridge, imag);
         },
         py::arg("nodes"), py::arg("w_rho"), py::arg("w_sigma"), py::arg("atom_rho"), py::arg("atom_sigma"),
         py::arg("a2"), py::arg("b2"), py::arg("c"), py::arg("eta_tau"), py::arg("gd_eta"), py::arg("t_idx"),
-        "Gradient-flow test/train losses (n_eta, n_t) from a quadrature rule; returns (test, train, max |Im|).");
+        "Gradient-flow test, train and ridge-data-predictor losses (n_eta, n_t) from a quadrature rule; "
+        "returns (test, train, ridge, max |Im|).");
 }
 
 }  // namespace lindiff::bind

@@ -41,6 +41,9 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from . import _core
+from ._lazy import lazy_module
+
+linalg = lazy_module("scipy.linalg")
 
 __all__ = ["CompressionInfo", "compress", "gauss_bound", "gauss_rule", "prepass_bound", "for_real_kappa",
            "for_complex_kappa", "certified", "certified_all", "AUTO_MIN_SIZE", "AUTO_MIN_WORK"]
@@ -253,9 +256,11 @@ def _lanczos(x: NDArray[np.float64], w: NDArray[np.float64], r: int
 
 def _golub_welsch(alpha: NDArray[np.float64], beta: NDArray[np.float64], r: int, mass: float
                   ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Nodes (eigenvalues of the r x r Jacobi matrix) and weights ``m0 V[0, j]^2``."""
-    J = np.diag(alpha[:r]) + np.diag(beta[: r - 1], 1) + np.diag(beta[: r - 1], -1)
-    x, V = np.linalg.eigh(J)
+    """Nodes (eigenvalues of the r x r Jacobi matrix) and weights ``m0 V[0, j]^2``. LAPACK's
+    tridiagonal solver: a dense ``eigh`` goes through threaded BLAS, 30x slower on a loaded machine."""
+    if r == 1:
+        return alpha[:1].copy(), np.array([mass])
+    x, V = linalg.eigh_tridiagonal(alpha[:r], beta[: r - 1])
     return x, mass * V[0] ** 2
 
 

@@ -53,8 +53,8 @@ from ._criterion import (NearestNeighbour, ReferenceSample, RelativeDistance, kd
                          nearest_neighbour_ratio, relative_distance)
 from ._models import GeneratedFit, GeneratorModel, LinearDiffusionModel
 from ._onestep import OneStepFit, OneStepModel, free_log_det
-from ._transition import crossing, plot_transition, transition
+from ._transition import Turnover, crossing, distance_turnover, plot_transition, transition
 
 __all__ = ["GeneratedFit", "GeneratorModel", "LinearDiffusionModel", "NearestNeighbour", "OneStepFit",
-           "OneStepModel", "ReferenceSample", "RelativeDistance", "crossing", "free_log_det", "kde_bandwidth",
+           "OneStepModel", "ReferenceSample", "RelativeDistance", "Turnover", "crossing", "distance_turnover", "free_log_det", "kde_bandwidth",
            "nearest_neighbour_ratio", "plot_transition", "relative_distance", "transition"]

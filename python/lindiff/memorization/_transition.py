@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from typing import Any
@@ -17,13 +18,13 @@ from ._criterion import ReferenceSample, relative_distance
 xr = lazy_module("xarray")
 stats = lazy_module("scipy.stats")
 
-__all__ = ["crossing", "plot_transition", "transition"]
+__all__ = ["Turnover", "crossing", "distance_turnover", "plot_transition", "transition"]
 
 _REFERENCE = ("kde", "exact")
 _P_DEFINITION = ("P(Delta > 0) = (repeats with Delta > 0) / (repeats whose sign is determined); a sign is "
                  "undetermined when |Delta| is not above relative_distance's rounding-error bound "
                  "(n_undetermined per N, excluded; p_positive_min/max count them as negative/positive)")
-_TAG_FIT, _TAG_REF, _TAG_MC, _TAG_BOOT = 1, 2, 3, 4   # spawn_key tags of the seed streams
+_TAG_FIT, _TAG_REF, _TAG_MC, _TAG_BOOT, _TAG_TURN = 1, 2, 3, 4, 5   # spawn_key tags of the seed streams
 
 
 def _child(seed: int, *key: int) -> np.random.SeedSequence:
@@ -299,6 +300,114 @@ def transition(
     return ds
 
 
+_TURNOVER_STAT = {"hellinger2": ("mean", np.mean), "kl_fwd": ("median", np.median), "kl_rev": ("median", np.median)}
+
+
+@dataclass(frozen=True)
+class Turnover:
+    """Where an individual distance starts to fall with N (:func:`distance_turnover`).
+
+    Attributes
+    ----------
+    N : float
+        The estimate (NaN: no turnover inside the grid, see ``note``).
+    low, high : float
+        Its interval: the bootstrap percentile interval, widened to the grid bracket where the
+        fall starts between two grid points (a plateau, e.g. H^2 = 1 up to N = d).
+    distance, statistic : str
+        The distance (``hellinger2``, ``kl_fwd``, ``kl_rev``) and its statistic over repeats.
+    confidence, n_bootstrap, bootstrap_missing : float, int, float
+    note : str
+        How the estimate was found, or why there is none.
+    """
+
+    N: float
+    low: float
+    high: float
+    distance: str
+    statistic: str
+    confidence: float
+    n_bootstrap: int
+    bootstrap_missing: float
+    note: str
+
+
+def _turnover_point(N: NDArray[np.float64], y: NDArray[np.float64]) -> tuple[float, float, float, str]:
+    """(estimate, bracket_low, bracket_high, note) of the N where the curve y(N) starts to fall."""
+    ok = ~np.isnan(y)
+    N, y = N[ok], y[ok]
+    if y.size < 2:
+        return math.nan, math.nan, math.nan, "fewer than two N with a value"
+    top = np.max(y)
+    j = int(np.nonzero(y == top)[0][-1])
+    if j == y.size - 1:
+        return math.nan, math.nan, math.nan, "not reached: the distance does not fall inside the grid"
+    if j == 0 and (y.size < 2 or y[0] > y[1]) and math.isfinite(top):
+        return math.nan, math.nan, math.nan, "below the grid: the distance falls from the first N on"
+    if not math.isfinite(top) or y[j - 1] == top:
+        return float(N[j]), float(N[j]), float(N[j + 1]), "end of a plateau: the fall starts between two grid N"
+    lx = np.log(N[j - 1:j + 2])
+    a = np.polyfit(lx, y[j - 1:j + 2], 2)[0]
+    v = -np.polyfit(lx, y[j - 1:j + 2], 2)[1] / (2 * a) if a < 0 else lx[1]
+    return float(np.exp(np.clip(v, lx[0], lx[2]))), float(N[j - 1]), float(N[j + 1]), "peak (parabola in ln N)"
+
+
+def distance_turnover(ds: xr.Dataset, distance: str = "hellinger2", *, confidence: float | None = None,
+                      n_bootstrap: int | None = None) -> Turnover:
+    """The N where the individual distance between p_gen and the data law starts to fall (Halder's claim iv).
+
+    The distance per N is the statistic over the dataset's repeats (mean of ``hellinger2``, median of
+    ``kl_fwd`` / ``kl_rev``, as :func:`transition` reports them); the turnover is the last N at its
+    maximum (a plateau such as H^2 = 1 or KL = inf for N <= d ends there; the fall starts before the
+    next grid N), or, for a finite peak, the vertex of a parabola in ln N through the peak and its
+    neighbours.  The interval resamples the repeats within each N (bootstrap, seeded from the
+    dataset's seed) and is widened to the grid bracket of a plateau's end.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        From :func:`transition`.
+    distance : "hellinger2", "kl_fwd" or "kl_rev"
+    confidence, n_bootstrap : optional
+        Default: the dataset's (``ds.attrs``).
+
+    Returns
+    -------
+    Turnover
+
+    Examples
+    --------
+    >>> from lindiff.memorization import OneStepModel, distance_turnover, transition
+    >>> ds = transition(OneStepModel(4, 2).with_N, [2, 4, 6, 12, 48], repeats=20, reference_size=400,
+    ...                 n_bootstrap=100)
+    >>> t = distance_turnover(ds)                    # H^2 = 1 while N <= d = 4, then it falls
+    >>> t.N, (t.low, t.high), t.statistic
+    (4.0, (4.0, 6.0), 'mean')
+    """
+    choice("distance", distance, tuple(_TURNOVER_STAT))
+    if not isinstance(ds, xr.Dataset) or distance not in ds or "repeat" not in ds[distance].dims:
+        raise ValueError(f"ds must be a lindiff.memorization.transition dataset with a per-repeat {distance!r}")
+    conf = float(ds.attrs.get("confidence", 0.95) if confidence is None else confidence)
+    if not 0.5 < conf < 1.0:
+        raise ValueError(f"confidence must lie in (0.5, 1) (got {confidence!r})")
+    B = positive_int("n_bootstrap", ds.attrs.get("n_bootstrap", 1000) if n_bootstrap is None else n_bootstrap, 10)
+    name, stat = _TURNOVER_STAT[distance]
+    N = ds.N.values.astype(np.float64)
+    vals = ds[distance].transpose("N", "repeat").values
+    est, lo_b, hi_b, note = _turnover_point(N, stat(vals, axis=1))
+    rng = np.random.default_rng(_child(int(ds.attrs.get("seed", 0)), _TAG_TURN))
+    idx = rng.integers(0, vals.shape[1], size=(B, *vals.shape))
+    boot = np.array([_turnover_point(N, stat(np.take_along_axis(vals, idx[b], axis=1), axis=1))[0] for b in range(B)])
+    fin = boot[np.isfinite(boot)]
+    alpha = 1.0 - conf
+    lo, hi = np.percentile(fin, [100 * alpha / 2, 100 * (1 - alpha / 2)]) if fin.size else (math.nan, math.nan)
+    if math.isfinite(est):
+        lo, hi = min(lo, lo_b) if note.startswith("end") else lo, max(hi, hi_b) if note.startswith("end") else hi
+    else:
+        lo = hi = math.nan
+    return Turnover(est, float(lo), float(hi), distance, name, conf, B, float(1.0 - fin.size / B), note)
+
+
 def plot_transition(ds: xr.Dataset, *, distance: str = "auto", ax: Any = None) -> Any:
     """P(Delta > 0) with its intervals and an individual distance vs N/d on one figure.
 
@@ -370,9 +479,12 @@ def plot_transition(ds: xr.Dataset, *, distance: str = "auto", ax: Any = None) -
     ax2.set_ylabel(label, color="C3")
     lines = ax.get_legend_handles_labels()
     lines2 = ax2.get_legend_handles_labels()
-    ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], loc="center right", fontsize="small")
-    ax.set_title(f"d = {d}: N_1/2 = {n_half:.3g} [{ds.attrs.get('n_half_low', math.nan):.3g}, "
-                 f"{ds.attrs.get('n_half_high', math.nan):.3g}]"
+    ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], loc="upper center", bbox_to_anchor=(0.5, -0.15),
+              ncol=2, fontsize="small", frameon=False)
+    half = (f"N_1/2 = {n_half:.3g} [{ds.attrs.get('n_half_low', math.nan):.3g}, "
+            f"{ds.attrs.get('n_half_high', math.nan):.3g}]" if math.isfinite(n_half)
+            else "N_1/2 not reached on the grid")
+    ax.set_title(f"d = {d}: {half}"
                  + (f"; {n_und} of {und.size * ds.sizes.get('repeat', 0)} signs undetermined" if n_und else
                     "; every sign determined"), fontsize="medium")
     return ax, ax2

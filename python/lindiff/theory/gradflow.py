@@ -14,6 +14,7 @@ from .._results import report_convergence
 from .._validation import (
     check_schedule,
     check_spectrum,
+    choice,
     positive_int,
     positive_interval,
     real_scalar,
@@ -21,6 +22,7 @@ from .._validation import (
 from ..schedule import Schedule
 from ..spectrum import Spectrum
 from .measure import DeMeasure, de_measure
+from ._training_rule import training_rule
 from .sampler import training_time
 
 xr = lazy_module("xarray")
@@ -28,8 +30,13 @@ xr = lazy_module("xarray")
 __all__ = ["denoiser_distance", "gradflow_losses", "optimal_stopping"]
 
 
+QUADRATURES = ("auto", "gauss", "real", "contour")
+AUTO_GAUSS_MAX_D = 20_000   # above: the fine real-axis rule costs more than the contour (see _quadrature_method)
+
+
 def _losses_on(mu: DeMeasure, schedule: Schedule, c: float, eta_tau: NDArray[np.float64], gd_eta: float,
-               tidx: NDArray[np.int64]) -> tuple[NDArray[np.float64], NDArray[np.float64], float]:
+               tidx: NDArray[np.int64]) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], float]:
+    """(test, train, ridge data loss, max |Im|), each (n_eta, n_t)."""
     return _core.de_losses(mu.nodes, mu.weights["rho"], mu.weights["sigma"], mu.atoms["rho"], mu.atoms["sigma"],
                            schedule.a2, schedule.b2, c, eta_tau, gd_eta, tidx.astype(np.int64))
 
@@ -55,17 +62,26 @@ def gradflow_losses(
     with :func:`static_losses`. With ``gd_eta``: n = eta_tau / gd_eta explicit GD steps,
     ``phi = (1 - (1 - 2 eta m)^n) / m``, exact for any n on the real-axis rule.
 
-    ``quadrature``: ``"real"`` (real nodes on the support, positive weights: any integrand),
-    ``"contour"`` (complex contour nodes: fewer nodes, but only for integrands analytic and
-    moderate near the support; explicit GD's (1 - 2 eta m)^n grows exponentially off the real
-    axis), ``"auto"`` (real with ``gd_eta``, contour for gradient flow).
+    ``quadrature``: ``"gauss"`` (a real Gauss rule in ln s of a few dozen nodes per measure, built
+    from the real-axis rule and sized so that the losses at a check grid of (eta tau, t) agree with
+    the real-axis rule's to ``tol / 10``: real, vectorised exp; :mod:`lindiff.theory._training_rule`),
+    ``"real"`` (the real-axis rule itself: real nodes on the support, positive weights, any
+    integrand, including explicit GD's ``(1 - 2 eta m)^n`` at any n), ``"contour"`` (complex
+    contour nodes: cheaper to build at large d, but exp(-2 eta tau m) grows off the real axis and
+    the integrals cancel: relative errors up to about 1e-8 at eta tau of order 1-100,
+    ``docs/compression.md``), ``"auto"`` (``"real"`` with ``gd_eta``; for gradient flow
+    ``"gauss"`` up to d = 20000 eigenvalues, ``"contour"`` above, where the real-axis rule's
+    O(d) per node cost dominates). The choice is in ``attrs["quadrature_rule"]``.
 
     Returns
     -------
     xarray.Dataset
-        ``test``, ``train`` with dims ``(N, c, eta_tau, t)`` as given (scalars squeezed),
-        and the quadrature diagnostics ``measure_error``, ``measure_nodes`` (per N) and
-        ``imag_residual`` (largest |Im| of the integrals, a check: ~1e-15).
+        ``test``, ``train`` with dims ``(N, c, eta_tau, t)`` as given (scalars squeezed), the
+        x_0 losses ``data_noise`` ((b²/a²) test: x_0 reconstructed from the noise predictor) and
+        ``data_ridge`` (a ridge data predictor U = a C phi(C) trained by gradient flow for the
+        same eta tau, spec §2), and the quadrature diagnostics ``measure_error``,
+        ``measure_nodes`` (per N) and ``imag_residual`` (largest |Im| of the integrals: ~1e-15
+        on a contour, 0 on a real rule).
 
     Examples
     --------
@@ -74,6 +90,8 @@ def gradflow_losses(
     >>> ds = gradflow_losses(lindiff.Spectrum.powerlaw(200, 1.0), N=120, eta_tau=[1.0, 10.0, np.inf], t=[10, 500])
     >>> ds.test.dims
     ('eta_tau', 't')
+    >>> ds.attrs["quadrature"]
+    'gauss'
     """
     spectrum = check_spectrum(spectrum)
     schedule = check_schedule(schedule)
@@ -82,33 +100,38 @@ def gradflow_losses(
     et, eta = training_time(eta_tau, gd_eta)
     eax = Axis("eta_tau", et, np.ndim(eta_tau) == 0)
     tax, tidx = time_axis(schedule, t)
-    method = _quadrature_method(quadrature, eta)
+    method = _quadrature_method(quadrature, eta, len(spectrum))
     shape = (len(Nax), len(cax), len(eax), len(tax))
-    test, train = np.empty(shape), np.empty(shape)
+    test, train, ridge = np.empty(shape), np.empty(shape), np.empty(shape)
     err, nodes, imag = np.empty(len(Nax)), np.empty(len(Nax), dtype=np.int64), np.zeros(len(Nax))
+    rules = []
     for i, n in enumerate(Nax.values):
-        mu = de_measure(spectrum, n, method=method, tol=tol, strict=strict)
+        mu, how = _training_measure(spectrum, float(n), method, schedule, cax.values, et, tol, strict)
+        rules.append(how)
         err[i], nodes[i] = mu.error, mu.nodes.size
         for j, cc in enumerate(cax.values):
-            te, tr, im = _losses_on(mu, schedule, float(cc), et, eta, tidx)
-            test[i, j], train[i, j] = te, tr
+            te, tr, ri, im = _losses_on(mu, schedule, float(cc), et, eta, tidx)
+            test[i, j], train[i, j], ridge[i, j] = te, tr, ri
             imag[i] = max(imag[i], im)
+    q = schedule.b2[tidx] / schedule.a2[tidx]
     dims = ("N", "c", "eta_tau", "t")
     variables = {
         "test": (dims, test, "per-dimension test loss of gradient flow at eta*tau"),
         "train": (dims, train, "per-dimension train loss (noise-averaged, no penalty)"),
+        "data_noise": (dims, q * test, "x_0 reconstruction loss from the noise predictor, (b²/a²) test"),
+        "data_ridge": (dims, ridge, "test loss of a ridge data predictor trained by gradient flow for eta*tau"),
         "measure_error": (("N",), err, "worst relative error of the quadrature's checks"),
-        "measure_nodes": (("N",), nodes, "contour nodes"),
+        "measure_nodes": (("N",), nodes, "quadrature nodes"),
         "imag_residual": (("N",), imag, "largest |Im| of the loss integrals"),
     }
     attrs = {"quantity": "gradient-flow deterministic-equivalent losses", "spectrum": spectrum.name or "spectrum",
              "d": float(spectrum.d), "schedule": schedule.name, "T": schedule.T,
              "training": "gradient descent" if eta else "gradient flow", "gd_eta": eta,
-             "quadrature": method, "lindiff_version": __version__}
+             "quadrature": method, "quadrature_rule": "; ".join(dict.fromkeys(rules)), "lindiff_version": __version__}
     ds = assemble(variables, [Nax, cax, eax, tax], attrs)
     # The contour quadrature integrates analytic functions; explicit GD's (1 - 2 eta m)^n grows
     # exponentially off the real axis for large n, and the integrals then cancel catastrophically.
-    finite = bool(np.all(np.isfinite(test)) and np.all(np.isfinite(train)))
+    finite = bool(np.all(np.isfinite(test)) and np.all(np.isfinite(train)) and np.all(np.isfinite(ridge)))
     ok = bool(np.all(imag <= 1e-8) and finite)
     report_convergence(ok, f"gradflow_losses: the {method} quadrature lost accuracy (largest imaginary residual "
                        f"{np.max(imag):.3g}{'' if finite else ', non-finite losses (for GD: is 2 gd_eta m_t beyond 2?)'})"
@@ -117,12 +140,26 @@ def gradflow_losses(
     return ds
 
 
-def _quadrature_method(quadrature: str, gd_eta: float) -> str:
-    if quadrature not in ("auto", "real", "contour"):
-        raise ValueError(f"quadrature must be 'auto', 'real' or 'contour' (got {quadrature!r})")
+def _quadrature_method(quadrature: str, gd_eta: float, size: int) -> str:
+    choice("quadrature", quadrature, QUADRATURES)
     if quadrature == "auto":
-        return "real" if gd_eta else "contour"
+        if gd_eta:
+            return "real"
+        return "gauss" if size <= AUTO_GAUSS_MAX_D else "contour"
+    if quadrature == "gauss" and gd_eta:
+        raise ValueError("quadrature='gauss' is for gradient flow; explicit GD (gd_eta) needs quadrature='real'")
     return quadrature
+
+
+def _training_measure(spectrum: Spectrum, N: float, method: str, schedule: Schedule, c: NDArray[np.float64],
+                      eta_tau: NDArray[np.float64], tol: float, strict: bool) -> tuple[DeMeasure, str]:
+    """The rule the losses at N are summed over, and its description."""
+    if method != "gauss":
+        mu = de_measure(spectrum, N, method=method, tol=tol, strict=strict)
+        return mu, f"{method} rule, {mu.nodes.size} nodes"
+    rule = training_rule(de_measure(spectrum, N, method="real", tol=tol, strict=strict), schedule, c, tol / 10,
+                         eta_tau)
+    return rule.measure, rule.describe()
 
 
 _CGOLD = (3 - math.sqrt(5)) / 2
@@ -188,6 +225,7 @@ def optimal_stopping(
     eta_tau_range: tuple[float, float] = (1e-3, 1e7),
     grid_points: int = 21,
     rtol: float = 1e-6,
+    quadrature: str = "auto",
     tol: float = 1e-11,
     strict: bool = False,
 ) -> xr.Dataset:
@@ -196,7 +234,8 @@ def optimal_stopping(
     A log-spaced scan of ``eta_tau_range`` brackets the minimum, then Brent's method in
     ln(eta tau) refines it to relative ``rtol``. When the loss still decreases at the end of the
     range (typically N >> d), the minimum is at tau = inf: ``eta_tau`` is inf and ``test_min``
-    equals ``test_inf``.
+    equals ``test_inf``. ``quadrature`` and ``tol`` as in :func:`gradflow_losses` (the rule is
+    in ``attrs["quadrature_rule"]``).
 
     Returns
     -------
@@ -230,14 +269,17 @@ def optimal_stopping(
     grid = np.geomspace(lo, hi, n_grid)
     shape = (len(Nax), len(cax))
     et_star, test_min, train_min, test_inf = (np.empty(shape) for _ in range(4))
+    method = _quadrature_method(quadrature, 0.0, len(spectrum))
+    rules = []
     for i, n in enumerate(Nax.values):
-        mu = de_measure(spectrum, n, tol=tol, strict=strict)
+        mu, how = _training_measure(spectrum, float(n), method, schedule, cax.values, grid, tol, strict)
+        rules.append(how)
         for j, cc in enumerate(cax.values):
             def loss(x: float) -> float:
-                te, _, _ = _losses_on(mu, schedule, float(cc), np.array([x]), 0.0, tidx)
+                te = _losses_on(mu, schedule, float(cc), np.array([x]), 0.0, tidx)[0]
                 return float(te.mean())
 
-            te_grid, _, _ = _losses_on(mu, schedule, float(cc), np.append(grid, np.inf), 0.0, tidx)
+            te_grid = _losses_on(mu, schedule, float(cc), np.append(grid, np.inf), 0.0, tidx)[0]
             curve = te_grid.mean(axis=1)
             test_inf[i, j] = curve[-1]
             k = int(np.argmin(curve[:-1]))
@@ -252,7 +294,7 @@ def optimal_stopping(
                 if k == 0 and math.log(x / a) <= 4 * rtol:
                     raise ValueError(f"the minimum lies below eta_tau_range[0] = {lo:g}; widen eta_tau_range")
                 et_star[i, j], test_min[i, j] = x, fx
-            _, tr, _ = _losses_on(mu, schedule, float(cc), np.array([et_star[i, j]]), 0.0, tidx)
+            tr = _losses_on(mu, schedule, float(cc), np.array([et_star[i, j]]), 0.0, tidx)[1]
             train_min[i, j] = float(tr.mean())
     dims = ("N", "c")
     variables = {
@@ -262,7 +304,8 @@ def optimal_stopping(
         "test_inf": (dims, test_inf, "test loss of the minimiser (tau = inf)"),
     }
     attrs = {"quantity": "optimal stopping", "t": str(t), "spectrum": spectrum.name or "spectrum",
-             "d": float(spectrum.d), "schedule": schedule.name, "lindiff_version": __version__}
+             "d": float(spectrum.d), "schedule": schedule.name, "quadrature": method,
+             "quadrature_rule": "; ".join(dict.fromkeys(rules)), "lindiff_version": __version__}
     return assemble(variables, [Nax, cax], attrs)
 
 
