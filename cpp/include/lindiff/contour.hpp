@@ -24,6 +24,7 @@
 #include <numbers>
 #include <vector>
 
+#include "fastmath.hpp"
 #include "kappa.hpp"
 #include "sampler.hpp"
 
@@ -275,28 +276,6 @@ inline DeMeasure de_measure(const SpectrumView& s, double N, const MeasureOption
 
 namespace detail {
 
-/// e^y - 1 for y <= 0 (any magnitude), branch-free so that a loop over it vectorises: y = k ln 2 + r
-/// with |r| <= ln 2 / 2 (Cody-Waite), expm1(r) by its Taylor polynomial to degree 13 (remainder
-/// below 5e-18 relative), then e^y - 1 = 2^k expm1(r) + (2^k - 1), exact in the k = 0 case that
-/// needs it. 2^k is built from the bits (the 1.5 2^52 rounding trick, no double -> int conversion).
-/// Below y = -700 the result is -1 to rounding. Agrees with std::expm1 to a few ulp.
-inline double expm1_nonpositive(double y) noexcept {
-    constexpr double log2e = 1.4426950408889634, ln2_hi = 6.93147180369123816490e-01,
-                     ln2_lo = 1.90821492927058770002e-10, magic = 6755399441055744.0;  // 1.5 2^52
-    y = y < -700.0 ? -700.0 : y;
-    const double kd = (y * log2e + magic) - magic;           // nearest integer to y / ln 2
-    const double r = (y - kd * ln2_hi) - kd * ln2_lo;
-    double p = 1.0 / 6227020800.0;                             // 1/13!
-    constexpr double inv_fact[12] = {1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0, 1.0 / 362880.0,
-                                     1.0 / 40320.0, 1.0 / 5040.0, 1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0,
-                                     1.0 / 6.0, 0.5, 1.0};
-    LINDIFF_UNROLL(12)
-    for (int i = 0; i < 12; ++i) p = p * r + inv_fact[i];
-    const double em = r * p;                                  // expm1(r)
-    const std::int64_t k = std::bit_cast<std::int64_t>(kd + magic) - std::bit_cast<std::int64_t>(magic);
-    const double scale = std::bit_cast<double>((k + 1023) << 52);
-    return scale * em + (scale - 1.0);
-}
 
 /// The three loss integrals of one (t, training time) over a rule's continuous part.
 struct LossIntegrals {

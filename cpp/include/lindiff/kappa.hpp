@@ -329,34 +329,6 @@ LINDIFF_HD inline double start_log(double z) noexcept {
     return fma_if_fast(e, ln2_hi, fma_if_fast(e, ln2_lo, 2.0 * s * p));
 }
 
-/// exp(x) for a start: x clamped to [-708, 709], k = round(x / ln 2), r = x - k ln 2 in
-/// [-0.35, 0.35], Taylor to r^13/13! (relative error ~1e-15), times 2^k from the exponent bits.
-/// Branch-free and call-free like start_log.
-LINDIFF_HD inline double start_exp(double x) noexcept {
-    constexpr double log2e = 1.4426950408889634074;
-    constexpr double ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10;
-    constexpr double shifter = 6755399441055744.0;  // 1.5 * 2^52: rounds to an integer in the low bits
-    x = std::min(std::max(x, -708.0), 709.0);
-    const double t = fma_if_fast(x, log2e, shifter);
-    const double k = t - shifter;
-    const double r = fma_if_fast(-k, ln2_lo, fma_if_fast(-k, ln2_hi, x));
-    double p = 1.0 / 6227020800.0;  // 1/13!
-    p = fma_if_fast(p, r, 1.0 / 479001600.0);
-    p = fma_if_fast(p, r, 1.0 / 39916800.0);
-    p = fma_if_fast(p, r, 1.0 / 3628800.0);
-    p = fma_if_fast(p, r, 1.0 / 362880.0);
-    p = fma_if_fast(p, r, 1.0 / 40320.0);
-    p = fma_if_fast(p, r, 1.0 / 5040.0);
-    p = fma_if_fast(p, r, 1.0 / 720.0);
-    p = fma_if_fast(p, r, 1.0 / 120.0);
-    p = fma_if_fast(p, r, 1.0 / 24.0);
-    p = fma_if_fast(p, r, 1.0 / 6.0);
-    p = fma_if_fast(p, r, 0.5);
-    p = fma_if_fast(p, r, 1.0);
-    p = fma_if_fast(p, r, 1.0);
-    const std::uint64_t kb = std::bit_cast<std::uint64_t>(t) - std::bit_cast<std::uint64_t>(shifter);
-    return p * std::bit_cast<double>((kb + 1023) << 52);
-}
 
 /// The lattice cell of ln z (``lnz`` = start_log(z), computed once per point by the callers).
 LINDIFF_HD inline std::int64_t lattice_index_ln(double lnz, double h) {
@@ -369,7 +341,7 @@ LINDIFF_HD inline std::int64_t lattice_index(double z, double h) { return lattic
 /// in (ln z, ln kappa) with the exact slopes; NaN when a node failed.
 LINDIFF_HD inline double lattice_guess_ln(const LatticeNode& A, const LatticeNode& B, double lnz) {
     if (!A.ok || !B.ok) return NAN;
-    return start_exp(hermite_cubic(A.lnz, A.lnkappa, A.slope, B.lnz, B.lnkappa, B.slope, lnz));
+    return exp_branchfree(hermite_cubic(A.lnz, A.lnkappa, A.slope, B.lnz, B.lnkappa, B.slope, lnz));
 }
 
 LINDIFF_HD inline double lattice_guess(const LatticeNode& A, const LatticeNode& B, double z) {
@@ -660,7 +632,7 @@ inline void solve_kappa_real_block(const SpectrumView& s, double N, double k0, c
     for (std::size_t b0 = i0; b0 < i1; b0 += B) {
         const std::size_t nb = std::min(B, i1 - b0);
         // starts: the two lattice nodes of each point (table look-ups), then the Hermite
-        // interpolant and start_exp in SIMD lanes; bitwise lat.guess_ln (the same operations)
+        // interpolant and exp_branchfree in SIMD lanes; bitwise lat.guess_ln (the same operations)
         double nx0[B], ny0[B], nm0[B], nx1[B], ny1[B], nm1[B];
         for (std::size_t j = 0; j < nb; ++j) {
             const std::int64_t k = static_cast<std::int64_t>(lp.cell[b0 + j]) - lat.kmin;   // lattice_index_ln
@@ -674,7 +646,7 @@ inline void solve_kappa_real_block(const SpectrumView& s, double N, double k0, c
         const double trace_N = s.trace / N;
         LINDIFF_PRAGMA(omp simd)
         for (std::size_t j = 0; j < nb; ++j) {
-            b.g[j] = start_exp(hermite_cubic(nx0[j], ny0[j], nm0[j], nx1[j], ny1[j], nm1[j], lnz[b0 + j]));
+            b.g[j] = exp_branchfree(hermite_cubic(nx0[j], ny0[j], nm0[j], nx1[j], ny1[j], nm1[j], lnz[b0 + j]));
             b.z[j] = z[b0 + j];
             b.lo[j] = std::max(b.z[j], k0);       // kappa_bracket
             b.hi[j] = b.z[j] + trace_N;

@@ -21,6 +21,8 @@
 #include <span>
 #include <vector>
 
+#include "fastmath.hpp"
+
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 #endif
@@ -38,49 +40,9 @@ struct LseChunks {
 
 namespace detail {
 
-/// a * b + c, fused where the target has FMA (the vector path always fuses).
-inline double fmadd(double a, double b, double c) noexcept {
-#if defined(__FMA__)
-    return std::fma(a, b, c);
-#else
-    return a * b + c;
-#endif
-}
-
-/// exp(x) for x <= 0, accurate to a few ulp, without a libm call: Cody-Waite reduction
-/// x = k ln2 + r, |r| <= ln2/2, degree-13 Taylor polynomial, 2^k built from its exponent bits.
-/// Arguments below -708 are clamped there (exp(-708) ~ 3e-308): callers subtract the running
-/// maximum first, so such terms are negligible next to the largest term (which contributes 1).
-inline double exp_nonpos(double x) noexcept {
-    constexpr double log2e = 1.4426950408889634074;
-    constexpr double ln2_hi = 6.93147180369123816490e-01;
-    constexpr double ln2_lo = 1.90821492927058770002e-10;
-    constexpr double shifter = 6755399441055744.0;  // 1.5 * 2^52: rounds to an integer in the low bits
-    x = x < -708.0 ? -708.0 : x;
-    const double t = fmadd(x, log2e, shifter);
-    const double k = t - shifter;
-    const double r = fmadd(-k, ln2_lo, fmadd(-k, ln2_hi, x));
-    double p = 1.0 / 6227020800.0;  // 1/13!
-    p = fmadd(p, r, 1.0 / 479001600.0);
-    p = fmadd(p, r, 1.0 / 39916800.0);
-    p = fmadd(p, r, 1.0 / 3628800.0);
-    p = fmadd(p, r, 1.0 / 362880.0);
-    p = fmadd(p, r, 1.0 / 40320.0);
-    p = fmadd(p, r, 1.0 / 5040.0);
-    p = fmadd(p, r, 1.0 / 720.0);
-    p = fmadd(p, r, 1.0 / 120.0);
-    p = fmadd(p, r, 1.0 / 24.0);
-    p = fmadd(p, r, 1.0 / 6.0);
-    p = fmadd(p, r, 0.5);
-    p = fmadd(p, r, 1.0);
-    p = fmadd(p, r, 1.0);
-    // k = bits(t) - bits(shifter) as a signed integer; 2^k from the exponent bits
-    const std::int64_t kb = std::bit_cast<std::int64_t>(t) - std::bit_cast<std::int64_t>(shifter);
-    return p * std::bit_cast<double>(static_cast<std::int64_t>(static_cast<std::uint64_t>(kb + 1023) << 52));
-}
 
 #if defined(__AVX2__) && defined(__FMA__)
-/// Four lanes of exp_nonpos (same steps, same rounding: fused multiply-adds throughout).
+/// Four lanes of exp_branchfree for x <= 0 (same steps, same rounding: fused multiply-adds throughout).
 inline __m256d exp_nonpos4(__m256d x) noexcept {
     const __m256d shifter = _mm256_set1_pd(6755399441055744.0);
     x = _mm256_max_pd(x, _mm256_set1_pd(-708.0));
@@ -155,7 +117,7 @@ inline double sum_exp_row(const double* g, int nj, double m0) noexcept {
     _mm256_store_pd(lanes, _mm256_add_pd(a0, a1));
     acc = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
 #endif
-    for (; c < nj; ++c) acc += exp_nonpos(g[c] - m0);
+    for (; c < nj; ++c) acc += exp_branchfree(g[c] - m0);
     return acc;
 }
 
@@ -212,7 +174,7 @@ inline void logsumexp_gauss(std::span<const double> X, std::span<const double> Y
                     }
                     if (bm == ninf) continue;
                     if (bm > mx[r]) {
-                        if (s[r] > 0) s[r] *= detail::exp_nonpos(mx[r] - bm);
+                        if (s[r] > 0) s[r] *= exp_branchfree(mx[r] - bm);
                         mx[r] = bm;
                     }
                     s[r] += detail::sum_exp_row(g, nj, mx[r]);

@@ -7,20 +7,9 @@
 #include <span>
 
 #include "common.hpp"
+#include "fastmath.hpp"
 
 namespace lindiff {
-
-/// a * b + c, fused where the target has FMA. The kernel builds without implicit contraction
-/// (-ffp-contract=off: the compiler would decide per inlining context, and a one-point solve
-/// must round as the batch does), so every sum of products is fused here, explicitly.
-LINDIFF_HD inline double fma_if_fast(double a, double b, double c) noexcept {
-#if defined(__FMA__) || defined(__CUDA_ARCH__)
-    return std::fma(a, b, c);
-#else
-    return a * b + c;
-#endif
-}
-
 
 /// Non-owning view of a spectrum.  `weights` may be empty (all multiplicities 1).
 struct SpectrumView {
