@@ -908,3 +908,31 @@ def test_distance_turnover_plateau_and_peak() -> None:
         distance_turnover(ds, "l2")
     with pytest.raises(ValueError, match="ds"):
         distance_turnover(ds.drop_vars("hellinger2"))
+
+
+if given is not None:
+    _turnover_values = st.floats(-1e3, 1e3) | st.sampled_from([math.nan, math.inf, 0.0, 1.0])
+
+    @_FUZZ
+    @given(st.integers(1, 7), st.integers(1, 6), st.data(), st.sampled_from(["hellinger2", "kl_fwd", "kl_rev"]))
+    def test_fuzz_distance_turnover(n_N: int, repeats: int, data: st.DataObject, distance: str) -> None:
+        """Any curve (NaN, inf, flat, single N): a Turnover inside the grid or NaN, never an
+        exception; out-of-range confidence / n_bootstrap: ValueError naming the argument."""
+        import xarray as xr
+
+        from lindiff.memorization import distance_turnover
+
+        N = np.cumsum(data.draw(st.lists(st.integers(1, 50), min_size=n_N, max_size=n_N))).astype(float)
+        y = np.array(data.draw(st.lists(_turnover_values, min_size=n_N * repeats, max_size=n_N * repeats)))
+        ds = xr.Dataset({distance: (("N", "repeat"), y.reshape(n_N, repeats))}, coords={"N": N},
+                        attrs={"seed": 3, "n_bootstrap": 20})
+        with np.errstate(all="ignore"):
+            t = distance_turnover(ds, distance)
+        assert math.isnan(t.N) or N[0] <= t.N <= N[-1]
+        assert 0.0 <= t.bootstrap_missing <= 1.0
+        if math.isfinite(t.low) and math.isfinite(t.high):
+            assert t.low <= t.high
+        bad = data.draw(st.sampled_from([("confidence", 1.5), ("confidence", 0.2), ("n_bootstrap", 0),
+                                         ("n_bootstrap", 2.5), ("confidence", math.nan)]))
+        with pytest.raises(ValueError, match=bad[0]):
+            distance_turnover(ds, distance, **{bad[0]: bad[1]})

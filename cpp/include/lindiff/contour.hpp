@@ -282,32 +282,43 @@ struct LossIntegrals {
     double test = 0, train = 0, ridge = 0, imag = 0;
 };
 
-/// Real nodes and weights: phi and the decay E = e^{-2 eta tau m} at every node first (gradient
-/// flow: the vectorised expm1), then the sums in one SIMD reduction, with 1 - b^2 phi =
-/// (a^2 s + c + b^2 E)/m and 1 - a^2 s phi = (b^2 + c + a^2 s E)/m, which do not cancel at small t.
-/// `phi` and `decay` are scratch of the rule's size.
+/// Real nodes and weights: 1/m, phi and the decay E = e^{-2 eta tau m} at every node first
+/// (gradient flow: the vectorised expm1; one division per node), then the sums in one SIMD
+/// reduction, with 1 - b^2 phi = (a^2 s + c + b^2 E)/m and 1 - a^2 s phi = (b^2 + c + a^2 s E)/m,
+/// which do not cancel at small t. `inv_m`, `phi` and `decay` are scratch of the rule's size.
+struct RealRuleScratch {
+    std::vector<double> inv_m, phi, decay;
+    explicit RealRuleScratch(std::size_t M) : inv_m(M), phi(M), decay(M) {}
+};
+
 inline LossIntegrals real_rule_integrals(std::span<const double> s, std::span<const double> w,
                                          std::span<const double> v, double a2, double b2, double c,
-                                         const TrainingTime& tt, std::span<double> phi, std::span<double> decay) {
+                                         const TrainingTime& tt, RealRuleScratch& scratch) {
     const std::size_t M = s.size();
     const double bc = b2 + c;
+    double* inv_m = scratch.inv_m.data();
+    double* phi = scratch.phi.data();
+    double* decay = scratch.decay.data();
     if (!std::isinf(tt.eta_tau) && !(tt.gd_eta > 0)) {  // gradient flow
         const double two_et = 2.0 * tt.eta_tau;
         LINDIFF_PRAGMA(omp simd)
         for (std::size_t j = 0; j < M; ++j) {
             const double m = a2 * s[j] + bc, em = expm1_nonpositive(-two_et * m);
-            phi[j] = -em / m;
+            inv_m[j] = 1.0 / m;
+            phi[j] = -em * inv_m[j];
             decay[j] = 1.0 + em;
         }
     } else if (std::isinf(tt.eta_tau)) {  // the minimiser
         LINDIFF_PRAGMA(omp simd)
         for (std::size_t j = 0; j < M; ++j) {
-            phi[j] = 1.0 / (a2 * s[j] + bc);
+            inv_m[j] = 1.0 / (a2 * s[j] + bc);
+            phi[j] = inv_m[j];
             decay[j] = 0.0;
         }
     } else {  // explicit GD
         for (std::size_t j = 0; j < M; ++j) {
             const double m = a2 * s[j] + bc;
+            inv_m[j] = 1.0 / m;
             phi[j] = phi_of(m, tt);
             decay[j] = 1.0 - m * phi[j];
         }
@@ -316,9 +327,9 @@ inline LossIntegrals real_rule_integrals(std::span<const double> s, std::span<co
     double lt = 0, lr = 0, ld = 0;
     LINDIFF_SIMD_SUM(lt, lr, ld)
     for (std::size_t j = 0; j < M; ++j) {
-        const double ph = phi[j], inv_m = 1.0 / (a2 * s[j] + bc), as = a2 * s[j];
-        const double one = (as + c + b2 * decay[j]) * inv_m;   // 1 - b^2 phi
-        const double q = (bc + as * decay[j]) * inv_m;          // 1 - a u, u = a s phi (ridge data predictor)
+        const double ph = phi[j], as = a2 * s[j];
+        const double one = (as + c + b2 * decay[j]) * inv_m[j];   // 1 - b^2 phi
+        const double q = (bc + as * decay[j]) * inv_m[j];          // 1 - a u, u = a s phi (ridge data predictor)
         const double f1 = one * one, f2 = ab * ph * ph;
         lt += w[j] * f1 + v[j] * f2;
         lr += w[j] * (f1 + s[j] * f2);
@@ -386,7 +397,7 @@ inline void de_losses(const MeasureView& mu, const ScheduleView& sch, double c,
     double worst = 0;
 #pragma omp parallel reduction(max : worst)
     {
-        std::vector<double> phi(M), decay(M);
+        detail::RealRuleScratch scratch(M);
 #pragma omp for collapse(2) schedule(static)
         for (std::int64_t e = 0; e < ne; ++e) {
             for (std::int64_t k = 0; k < nt; ++k) {
@@ -394,7 +405,7 @@ inline void de_losses(const MeasureView& mu, const ScheduleView& sch, double c,
                 const TrainingTime tt{eta_tau[e], gd_eta};
                 const double a2 = sch.a2[t], b2 = sch.b2[t];
                 const detail::LossIntegrals li =
-                    real_rule ? detail::real_rule_integrals(sr, wr, vr, a2, b2, c, tt, phi, decay)
+                    real_rule ? detail::real_rule_integrals(sr, wr, vr, a2, b2, c, tt, scratch)
                               : detail::contour_integrals(mu.nodes, mu.w_rho, mu.w_sigma, a2, b2, c, tt);
                 // atoms at s = 0 (u = a s phi = 0 there)
                 const double phi0 = phi_of(b2 + c, tt);
