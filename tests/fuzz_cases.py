@@ -183,6 +183,28 @@ def case_kappa_compress(eigs, weights, z, N, compress):  # type: ignore[no-untyp
     return KappaCompressCheck((str(r.extra["spectral_sums"]), float(np.max(res))))
 
 
+def case_tree_rule(eigs, N, s):  # type: ignore[no-untyped-def]
+    """The real-axis rule and density with every spectral sum through the SpectralTree
+    (tree_from=16) against the direct sums: the rule's masses and mean, and rho at s."""
+    from lindiff import _core
+
+    sp = _spectrum(eigs)
+    lam, w = sp._core_args()
+    ss = np.atleast_1d(np.asarray(s, dtype=float))
+    tree, direct = (_core.de_measure_real(lam, w, float(N), tree_from=t) for t in (16, 10**9))
+    dens = [_core.de_spectral_density(lam, w, float(N), ss, tree_from=t)["rho"] for t in (16, 10**9)]
+    moments = [np.array([np.sum(r["w_rho"]).real, np.sum(r["w_sigma"]).real, np.sum(r["w_rho"] * r["nodes"]).real])
+               for r in (tree, direct)]
+    both = bool(tree["converged"] and direct["converged"])
+    finite = bool(np.all(np.isfinite(tree["nodes"])) and np.all(np.isfinite(tree["w_rho"])))
+    return TreeRuleCheck((both, finite or not tree["converged"], float(np.max(np.abs(moments[0] - moments[1])
+                                                                            / np.abs(moments[1]))), dens[0], dens[1]))
+
+
+class TreeRuleCheck(tuple):  # type: ignore[type-arg]
+    """(both rules converged, converged implies finite, worst relative moment gap, rho tree, rho direct)."""
+
+
 class KappaCompressCheck(tuple):  # type: ignore[type-arg]
     """(description of the sums, worst backward error of the solutions in the direct equation)."""
 
@@ -272,6 +294,15 @@ def judge_result(case: str, kwargs: dict[str, Any], result: Any) -> tuple[str, s
         how, res = result
         if not res <= 1e-11:   # tol 1e-14 of the solve + the rule's 1e-13 on df1, amplified by rounding
             return "bad", f"kappa ({how}): backward error {res:.3g} in the direct equation"
+        return "good", ""
+    if isinstance(result, TreeRuleCheck):
+        both, finite_ok, gap, rho_tree, rho_direct = result
+        if not finite_ok:
+            return "bad", "tree rule: non-finite nodes or weights reported as converged"
+        if both and not gap <= 1e-10:
+            return "bad", f"tree rule moments off the direct rule's by {gap:.3g}"
+        if _has_nan([rho_tree]) != _has_nan([rho_direct]):
+            return "bad", "NaN in the tree density where the direct density has none"
         return "good", ""
     if isinstance(result, CompressCheck):
         compressed, tol, err, d_kept = result

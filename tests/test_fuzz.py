@@ -189,6 +189,15 @@ def test_fuzz_kappa_compress(eigs, weights, z, N, compress) -> None:  # type: ig
     check("kappa_compress", {"eigs": eigs, "weights": weights, "z": z, "N": N, "compress": compress})
 
 
+@FUZZ
+@given(eigs=st.one_of(st.lists(st.floats(1e-6, 1e6), min_size=1, max_size=400),
+                      st.lists(st.sampled_from([1e-4, 0.01, 1.0, 3.0, 1e3]), min_size=1, max_size=200)),
+       N=st.floats(0.5, 2000.0), s=st.lists(st.floats(0.0, 1e6), min_size=1, max_size=5))
+def test_fuzz_tree_rule(eigs, N, s) -> None:  # type: ignore[no-untyped-def]
+    """The real-axis rule with every sum through the spectral tree agrees with the direct sums."""
+    check("tree_rule", {"eigs": eigs, "N": N, "s": s})
+
+
 OPTION_PAIRS = [(name, opt) for name in fuzz_options.PATHS for opt in fuzz_options.options(name)]
 
 

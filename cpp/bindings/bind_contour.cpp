@@ -68,9 +68,10 @@ void register_contour(py::module_& m) {
 
     m.def(
         "de_measure_real",
-        [](darray lam, std::optional<darray> w, double N, double tol, int m_min, int m_max) {
+        [](darray lam, std::optional<darray> w, double N, double tol, int m_min, int m_max, std::size_t tree_from) {
             PySpectrum sp(std::move(lam), std::move(w));
-            const MeasureOptions opt = rule_options(tol, m_min, m_max);
+            MeasureOptions opt = rule_options(tol, m_min, m_max);
+            opt.tree_from = tree_from;
             DeMeasure r;
             {
                 py::gil_scoped_release release;
@@ -79,13 +80,38 @@ void register_contour(py::module_& m) {
             return measure_dict(r);
         },
         py::arg("eigenvalues"), py::arg("weights"), py::arg("N"), py::arg("tol") = 1e-11,
-        py::arg("m_min") = 32, py::arg("m_max") = 16384,
+        py::arg("m_min") = 32, py::arg("m_max") = 16384, py::arg("tree_from") = SpectralTree::TREE_FROM,
         "Real-axis Gauss-Chebyshev rule (real nodes and weights per support interval, atoms at 0) "
-        "of the DE measures of C.");
+        "of the DE measures of C; spectral sums through a SpectralTree from `tree_from` distinct "
+        "eigenvalues on.");
+
+    m.def(
+        "de_point_sums",
+        [](darray lam, std::optional<darray> w, darray x, darray Y, std::size_t tree_from) {
+            PySpectrum sp(std::move(lam), std::move(w));
+            require(x.ndim() == 1 && Y.ndim() == 1 && x.size() == Y.size(), "x and Y must be 1-d of one length");
+            const auto n = static_cast<py::ssize_t>(x.size());
+            py::array_t<double> out({n, static_cast<py::ssize_t>(7)});
+            {
+                py::gil_scoped_release release;
+                const DistinctSpectrum ds(sp.view, tree_from);
+                const double *xv = x.data(), *yv = Y.data();
+                double* o = out.mutable_data();
+                for (py::ssize_t i = 0; i < n; ++i) {
+                    const std::array<double, 7> r = detail::point_sums(ds, xv[i], yv[i]);
+                    std::copy(r.begin(), r.end(), o + 7 * i);
+                }
+            }
+            return out;
+        },
+        py::arg("eigenvalues"), py::arg("weights"), py::arg("x"), py::arg("Y"),
+        py::arg("tree_from") = SpectralTree::TREE_FROM,
+        "The seven spectral sums of the real-axis parametrisation at (x, Y) (density.hpp point_sums), "
+        "direct or through a SpectralTree from `tree_from` distinct eigenvalues on: a test hook.");
 
     m.def(
         "de_spectral_density",
-        [](darray lam, std::optional<darray> w, double N, darray s) {
+        [](darray lam, std::optional<darray> w, double N, darray s, std::size_t tree_from) {
             PySpectrum sp(std::move(lam), std::move(w));
             check_measure_args(sp.view, N);
             const auto n = static_cast<py::ssize_t>(s.size());
@@ -94,7 +120,7 @@ void register_contour(py::module_& m) {
             DeSupport sup;
             {
                 py::gil_scoped_release release;
-                const DistinctSpectrum ds(sp.view);
+                const DistinctSpectrum ds(sp.view, tree_from);
                 sup = de_support(ds, N);
                 const double* sv = s.data();
                 double *r0 = rho.mutable_data(), *r1 = rho_sigma.mutable_data(), *r2 = rho_sinv.mutable_data();
@@ -123,6 +149,7 @@ void register_contour(py::module_& m) {
             return d;
         },
         py::arg("eigenvalues"), py::arg("weights"), py::arg("N"), py::arg("s"),
+        py::arg("tree_from") = SpectralTree::TREE_FROM,
         "Densities of the three DE measures of C at real s (continuous part), kappa = x + i y, the "
         "Stieltjes transform m(s + i0), and the support intervals.");
 

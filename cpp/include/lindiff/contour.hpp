@@ -27,6 +27,7 @@
 #include "fastmath.hpp"
 #include "kappa.hpp"
 #include "sampler.hpp"
+#include "spectral_tree.hpp"
 
 namespace lindiff {
 
@@ -37,6 +38,7 @@ struct MeasureOptions {
     double height_max = 1.0;   // max |Im ln w| of the contour (radians)
     double rho_max = 3.0;      // max Bernstein parameter
     double edge_factor = 2.0;  // the contour crosses the real axis at s_lo / f and s_hi * f
+    std::size_t tree_from = SpectralTree::TREE_FROM;  // real-axis rule: tree sums from this many eigenvalues
 };
 
 /// A quadrature rule: int f d(measure) ~= atom * f(0) + sum_j weight_j f(node_j).

@@ -31,7 +31,6 @@ __all__ = ["denoiser_distance", "gradflow_losses", "optimal_stopping"]
 
 
 QUADRATURES = ("auto", "gauss", "real", "contour")
-AUTO_GAUSS_MAX_D = 20_000   # above: the fine real-axis rule costs more than the contour (see _quadrature_method)
 
 
 def _losses_on(mu: DeMeasure, schedule: Schedule, c: float, eta_tau: NDArray[np.float64], gd_eta: float,
@@ -69,9 +68,10 @@ def gradflow_losses(
     integrand, including explicit GD's ``(1 - 2 eta m)^n`` at any n), ``"contour"`` (complex
     contour nodes: cheaper to build at large d, but exp(-2 eta tau m) grows off the real axis and
     the integrals cancel: relative errors up to about 1e-8 at eta tau of order 1-100,
-    ``docs/compression.md``), ``"auto"`` (``"real"`` with ``gd_eta``; for gradient flow
-    ``"gauss"`` up to d = 20000 eigenvalues, ``"contour"`` above, where the real-axis rule's
-    O(d) per node cost dominates). The choice is in ``attrs["quadrature_rule"]``.
+    ``docs/compression.md``; at large d with a steep spectrum it also needs far more nodes),
+    ``"auto"`` (``"real"`` with ``gd_eta``, ``"gauss"`` for gradient flow, at every d: the
+    real-axis rule's spectral sums go through a tree above 4096 distinct eigenvalues, so it costs
+    O(log d) per node). The choice is in ``attrs["quadrature_rule"]``.
 
     Returns
     -------
@@ -100,7 +100,7 @@ def gradflow_losses(
     et, eta = training_time(eta_tau, gd_eta)
     eax = Axis("eta_tau", et, np.ndim(eta_tau) == 0)
     tax, tidx = time_axis(schedule, t)
-    method = _quadrature_method(quadrature, eta, len(spectrum))
+    method = _quadrature_method(quadrature, eta)
     shape = (len(Nax), len(cax), len(eax), len(tax))
     test, train, ridge = np.empty(shape), np.empty(shape), np.empty(shape)
     err, nodes, imag = np.empty(len(Nax)), np.empty(len(Nax), dtype=np.int64), np.zeros(len(Nax))
@@ -140,12 +140,10 @@ def gradflow_losses(
     return ds
 
 
-def _quadrature_method(quadrature: str, gd_eta: float, size: int) -> str:
+def _quadrature_method(quadrature: str, gd_eta: float) -> str:
     choice("quadrature", quadrature, QUADRATURES)
     if quadrature == "auto":
-        if gd_eta:
-            return "real"
-        return "gauss" if size <= AUTO_GAUSS_MAX_D else "contour"
+        return "real" if gd_eta else "gauss"
     if quadrature == "gauss" and gd_eta:
         raise ValueError("quadrature='gauss' is for gradient flow; explicit GD (gd_eta) needs quadrature='real'")
     return quadrature
@@ -269,7 +267,7 @@ def optimal_stopping(
     grid = np.geomspace(lo, hi, n_grid)
     shape = (len(Nax), len(cax))
     et_star, test_min, train_min, test_inf = (np.empty(shape) for _ in range(4))
-    method = _quadrature_method(quadrature, 0.0, len(spectrum))
+    method = _quadrature_method(quadrature, 0.0)
     rules = []
     for i, n in enumerate(Nax.values):
         mu, how = _training_measure(spectrum, float(n), method, schedule, cax.values, grid, tol, strict)
