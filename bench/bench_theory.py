@@ -5,7 +5,10 @@
 (a) t-averaged static test/train loss, T = 1000, d = 1000, 100 values of N;
 (b) gradflow_losses at d = 1000, N = 600, T = 1000, 50 values of eta*tau;
 (c) optimal_stopping (t-averaged) for 5 values of k (d = 1000, N = 600);
-then the static losses (100 N x 1000 t) against d up to 10^6 (compress="auto").
+then the static losses (100 N x 1000 t) against d up to 10^6 (compress="auto"), and the
+training-time losses against d: the real-axis rule with its spectral sums through the tree
+against the same rule with direct O(d) sums (same process), and gradflow_losses (Gauss rule)
+against the real-axis rule's losses.
 Each is timed (minimum over repeats, 1 kernel thread) against a NumPy implementation of the
 same formulas in the same run: kappa by the vectorised bracketed Newton of bench_kappa.py, the
 static losses from direct spectral sums, the gradient-flow losses from the same contour nodes
@@ -28,6 +31,7 @@ from _timing import best_time, timed  # noqa: E402
 from bench_kappa import numpy_newton  # noqa: E402
 
 import lindiff  # noqa: E402
+from lindiff import _core  # noqa: E402
 from lindiff.theory import de_measure, gradflow_losses, optimal_stopping, static_losses  # noqa: E402
 from lindiff.theory.gradflow import _minimise_log  # noqa: E402  (the same optimiser for both)
 
@@ -195,17 +199,48 @@ def bench_scaling(dims: list[int], repeat: int) -> None:
         print(f"{d:>8}{nodes:>7}{bound:>9}{first:11.3f}s{memo:9.3f}s{direct:8.2f}s{memo / base:11.1f}x{diff:15.1e}")
 
 
+def bench_training_scaling(dims: list[int], direct_max: int, repeat: int) -> None:
+    """The training-time path against d (N = 0.6 d, k = 1 and 2): the real-axis rule built with
+    tree sums vs direct sums (timed up to d = direct_max), then gradflow_losses (50 eta*tau x
+    1000 t, quadrature="auto" = the Gauss rule, first call: rule + sizing + losses) and its
+    largest relative difference from the same losses on the real-axis rule."""
+    et = np.geomspace(0.1, 1e4, 50)
+    print(f"\n{'d':>8}{'k':>4}{'fine nodes':>11}{'intervals':>10}{'tree':>9}{'direct':>9}{'ratio':>8}"
+          f"{'gauss r':>9}{'gradflow':>10}{'vs real':>10}")
+    for d in dims:
+        for k in (1.0, 2.0):
+            spec = lindiff.Spectrum.powerlaw(d, k)
+            lam, w = spec._core_args()
+            t_tree, r = timed(lambda: _core.de_measure_real(lam, w, 0.6 * d, m_min=16), repeat)
+            t_dir = best_time(lambda: _core.de_measure_real(lam, w, 0.6 * d, m_min=16, tree_from=10**9), 1) \
+                if d <= direct_max else float("nan")
+            t_g, g = timed(lambda: gradflow_losses(spec, 0.6 * d, et), 1)
+            fine = gradflow_losses(spec, 0.6 * d, et, quadrature="real")
+            acc = max(_rel(g[v], fine[v]) for v in ("test", "train", "data_ridge"))
+            rule = g.attrs["quadrature_rule"].split(":")[1].split("(")[0].strip() if "Gauss" in g.attrs["quadrature_rule"] else "fine"
+            ok = "" if r["converged"] else " (not converged)"
+            direct = f"{t_dir:8.2f}s{t_dir / t_tree:7.0f}x" if t_dir == t_dir else f"{'-':>9}{'-':>8}"
+            print(f"{d:>8}{k:>4g}{r['nodes'].size:>11}{r['intervals']:>10}{t_tree:8.3f}s{direct}"
+                  f"{rule:>14}{t_g:9.2f}s{acc:10.1e}{ok}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--scaling", type=int, nargs="*", default=[1000, 10_000, 100_000, 196_608, 1_000_000],
                     help="dimensions of the static-losses scaling table (none: skip it)")
+    ap.add_argument("--training", type=int, nargs="*", default=[1000, 10_000, 100_000, 196_608, 1_000_000],
+                    help="dimensions of the training-time scaling table (none: skip it)")
+    ap.add_argument("--direct-max", type=int, default=30_000,
+                    help="largest d at which the real-axis rule is also timed with direct sums")
     args = ap.parse_args()
     lindiff.set_num_threads(1)
     print(f"lindiff {lindiff.__version__}: {lindiff.build_info()['build']}; 1 kernel thread; load {os.getloadavg()}")
     bench_baselines(args.repeat)
     if args.scaling:
         bench_scaling(args.scaling, args.repeat)
+    if args.training:
+        bench_training_scaling(args.training, args.direct_max, args.repeat)
 
 
 if __name__ == "__main__":

@@ -327,3 +327,42 @@ def test_kl_compress_option():
     assert "would not pay" in small.attrs["spectral_sums"]
     with pytest.raises(ValueError, match="compress"):
         theory.kl(s, 2500.0, compress="yes")
+
+
+def test_bound_tables_against_numpy() -> None:
+    """The kernel's ellipse tables (compress_bound.hpp) against the same formulas in NumPy: the
+    ellipse through the nearer pole u = log kappa +- i pi, rho_j = rho_pole^t_j, and max |f| on
+    each ellipse, real and complex kappa, far and near the spectrum's range."""
+    from lindiff import _core
+
+    center, half = -3.0, 7.0
+    for kappa in (np.geomspace(1e-9, 1e5, 17).astype(np.complex128), np.geomspace(1e-6, 1e3, 9) * np.exp(0.7j)):
+        rho, M = _core.ellipse_tables(kappa, center, half, 32, 256)
+        lk = np.log(kappa)
+        poles = np.stack([(lk + 1j * np.pi - center) / half, (lk - 1j * np.pi - center) / half], axis=-1)
+        root = np.sqrt(poles * poles - 1 + 0j)
+        rho_pole = np.min(np.maximum(np.abs(poles + root), np.abs(poles - root)), axis=-1)
+        want_rho = rho_pole[:, None] ** np.linspace(0.02, 0.985, 32)[None, :]
+        np.testing.assert_allclose(rho, want_rho, rtol=1e-13)
+        phi = np.linspace(0, np.pi, 129) if np.all(kappa.imag == 0) else np.linspace(0, 2 * np.pi, 256, endpoint=False)
+        ea, eb = (rho + 1 / rho) / 2, (rho - 1 / rho) / 2
+        u = center + half * (ea[..., None] * np.cos(phi) + 1j * eb[..., None] * np.sin(phi))
+        f = np.abs(1 / (1 + kappa[:, None, None] * np.exp(-u)))
+        np.testing.assert_allclose(M, f.max(axis=-1), rtol=1e-10)
+
+
+def test_pairwise_reference_sums_against_fsum() -> None:
+    """direct_sums (the compression's reference, kernel df12_pairwise) to a few ulps of exact sums."""
+    import math
+
+    rng = np.random.default_rng(3)
+    lam = 10 ** rng.uniform(-6, 2, 30_001)
+    for w in (np.ones_like(lam), rng.uniform(0.5, 2.0, lam.size)):
+        for kappa in (np.array([1e-9, 1e-3, 1.0, 1e4]), np.array([1e-3, 1.0]) * np.exp(2.5j)):
+            f1, f2 = direct_sums(lam, w, kappa)
+            assert f1.shape == kappa.shape and np.iscomplexobj(f1) == np.iscomplexobj(kappa)
+            for i, kk in enumerate(kappa):
+                f = lam / (lam + kk)
+                for got, terms in ((f1[i], w * f), (f2[i], w * f * f)):
+                    exact = complex(math.fsum(terms.real), math.fsum(np.imag(terms)))
+                    assert abs(got - exact) <= 8e-16 * np.sum(np.abs(terms)), (kk, got, exact)

@@ -1,6 +1,8 @@
 // Spectrum sums df1, df2 over arrays of real or complex kappa.
 #include <pybind11/stl.h>
 
+#include <lindiff/compress_bound.hpp>
+
 #include "common.hpp"
 
 namespace lindiff::bind {
@@ -45,6 +47,47 @@ void register_spectrum(py::module_& m) {
         },
         py::arg("eigenvalues"), py::arg("weights") = py::none(),
         "Validate a spectrum and return d, trace, lambda_min, lambda_max.");
+    m.def(
+        "ellipse_tables",
+        [](carray kappa, double center, double half, std::size_t n_rho, std::size_t n_phi) {
+            require(kappa.ndim() == 1, "kappa must be 1-dimensional");
+            require(half > 0 && n_rho >= 2 && n_phi >= 2, "half > 0, n_rho >= 2 and n_phi >= 2 required");
+            const auto K = static_cast<py::ssize_t>(kappa.size());
+            py::array_t<double> rho({K, static_cast<py::ssize_t>(n_rho)}), M({K, static_cast<py::ssize_t>(n_rho)});
+            {
+                py::gil_scoped_release release;
+                ellipse_tables(kappa.data(), kappa.size(), center, half, n_rho, n_phi, rho.mutable_data(), M.mutable_data());
+            }
+            return py::make_tuple(rho, M);
+        },
+        py::arg("kappa"), py::arg("center"), py::arg("half"), py::arg("n_rho"), py::arg("n_phi"),
+        "Ellipse parameters below the nearest pole and max |1/(1 + kappa e^-u)| on each (compression bound tables).");
+    m.def(
+        "df12_pairwise",
+        [](darray lam, std::optional<darray> w, carray kappa) {
+            require(!w || w->size() == lam.size(), "weights must have the length of eigenvalues");
+            const auto K = static_cast<py::ssize_t>(kappa.size());
+            py::array_t<cplx> f1(K), f2(K);
+            {
+                py::gil_scoped_release release;
+                const double* wp = w ? w->data() : nullptr;
+                for (py::ssize_t k = 0; k < K; ++k) {
+                    const cplx kk = kappa.data()[k];
+                    std::array<cplx, 2> r;
+                    if (kk.imag() == 0.0) {
+                        const std::array<double, 2> a = df12_pairwise(lam.data(), wp, lam.size(), kk.real());
+                        r = {a[0], a[1]};
+                    } else {
+                        r = df12_pairwise(lam.data(), wp, lam.size(), kk);
+                    }
+                    f1.mutable_data()[k] = r[0];
+                    f2.mutable_data()[k] = r[1];
+                }
+            }
+            return py::make_tuple(f1, f2);
+        },
+        py::arg("eigenvalues"), py::arg("weights"), py::arg("kappa"),
+        "(df1, df2) by lambda/(lambda + kappa) with pairwise sums (the compression's reference).");
     m.def(
         "df12",
         [](darray lam, std::optional<darray> w, darray kappa) {

@@ -141,12 +141,6 @@ class CompressionInfo:
 
 
 # ---------------------------------------------------------------------------- bounds
-def _rho_of(z: NDArray[np.complex128]) -> NDArray[np.float64]:
-    """The Bernstein-ellipse parameter through z (foci -1, 1): ``|z + sqrt(z^2 - 1)| >= 1``."""
-    s = np.sqrt(z * z - 1 + 0j)
-    return np.maximum(np.abs(z + s), np.abs(z - s))
-
-
 def _ellipse_tables(kappa: NDArray[np.complex128], center: float, half: float
                     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """For every kappa: 32 ellipse parameters below the nearest pole and max |f| on each ellipse,
@@ -155,25 +149,9 @@ def _ellipse_tables(kappa: NDArray[np.complex128], center: float, half: float
     In real arithmetic: with ``v = u - log kappa`` and ``e = exp(-Re v)``,
     ``|1 + e^(-v)|^2 = (1 - e)^2 + 4 e cos^2(Im v / 2)`` (no cancellation, never negative); for
     real kappa the ellipse is symmetric about the real axis, so the angles in [0, pi] (129 of
-    the 256) carry every value."""
-    lk = np.log(kappa)                                     # principal: arg in (-pi, pi]
-    poles = np.stack([(lk + 1j * np.pi - center) / half, (lk - 1j * np.pi - center) / half], axis=-1)
-    rho_pole = np.min(_rho_of(poles), axis=-1)             # (K,)
-    t = np.linspace(0.02, 0.985, _N_RHO)
-    rho = np.exp(np.log(rho_pole)[:, None] * t[None, :])   # (K, R)
-    if np.all(lk.imag == 0):
-        phi = np.linspace(0, np.pi, _N_PHI // 2 + 1)
-    else:
-        phi = np.linspace(0, 2 * np.pi, _N_PHI, endpoint=False)
-    ea, eb = (rho + 1 / rho) / 2, (rho - 1 / rho) / 2      # semi-axes of the ellipse in x
-    re_v = (center - lk.real)[:, None, None] + half * ea[..., None] * np.cos(phi)
-    im_v = half * eb[..., None] * np.sin(phi) - lk.imag[:, None, None]
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        e = np.exp(-re_v)
-        den2 = (1 - e) ** 2 + 4 * e * np.cos(im_v / 2) ** 2
-        f = 1 / np.sqrt(den2)
-    f = np.where(np.isfinite(f), f, np.inf)
-    M = f.max(axis=-1)
+    the 256) carry every value. Kernel: ``cpp/include/lindiff/compress_bound.hpp``."""
+    rho, M = _core.ellipse_tables(np.ascontiguousarray(kappa, dtype=np.complex128).ravel(), float(center),
+                                  float(half), _N_RHO, _N_PHI)
     return rho, M
 
 
@@ -365,17 +343,29 @@ def direct_sums(lam: NDArray[np.float64], w: NDArray[np.float64], kappa: ArrayLi
                 ) -> tuple[NDArray[Any], NDArray[Any]]:
     """df1 and df2 by the stable direct formula ``f = lambda/(lambda + kappa)``, pairwise sums
     (the reference of the a-posteriori check; the kernel's df2 at kappa >> lambda_max carries a
-    rounding error of up to ~1e-13 relative, which would otherwise show up as compression error)."""
+    rounding error of up to ~1e-13 relative, which would otherwise show up as compression error).
+    Kernel: ``df12_pairwise`` in ``cpp/include/lindiff/compress_bound.hpp``."""
     k = np.atleast_1d(np.asarray(kappa))
-    f1 = np.empty(k.shape, dtype=k.dtype if np.iscomplexobj(k) else np.float64)
-    f2 = np.empty_like(f1)
-    ones = bool(np.all(w == 1.0))
-    for i, kk in enumerate(k):
-        f = lam / (lam + kk)
-        wf = f if ones else w * f
-        f1[i] = np.sum(wf)
-        f2[i] = np.sum(wf * f)      # pairwise: a BLAS dot loses ~1e-13 at d = 1e6
-    return f1, f2
+    weights = None if bool(np.all(w == 1.0)) else np.ascontiguousarray(w, dtype=np.float64)
+    f1, f2 = _core.df12_pairwise(np.ascontiguousarray(lam, dtype=np.float64), weights,
+                                 np.ascontiguousarray(k, dtype=np.complex128).ravel())
+    if not np.iscomplexobj(k):
+        f1, f2 = f1.real, f2.real
+    return f1.reshape(k.shape), f2.reshape(k.shape)
+
+
+def _distinct_log(lam: NDArray[np.float64], w: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """The distinct values of ln(lambda), ascending, and their summed weights: O(d) for a sorted
+    spectrum (Spectrum's usual order), a sort otherwise."""
+    lg = np.log(lam)
+    step = np.diff(lg)
+    if np.all(step <= 0):
+        lg, w, step = lg[::-1], w[::-1], -step[::-1]
+    if np.all(step >= 0):
+        starts = np.flatnonzero(np.r_[True, step != 0])
+        return lg[starts], np.add.reduceat(w, starts)
+    ul, inv = np.unique(lg, return_inverse=True)
+    return ul, np.bincount(inv.ravel(), weights=w, minlength=ul.size)
 
 
 def compress(lam: NDArray[np.float64], w: NDArray[np.float64] | None, tol: float, angle: float = 0.0
@@ -396,8 +386,7 @@ def compress(lam: NDArray[np.float64], w: NDArray[np.float64] | None, tol: float
                                0.0, 0.0, 0.0, 0.0, 0.0, float(np.pi), 0.0, time.perf_counter() - t0)
         return lam, w_in, info
 
-    ul, inv = np.unique(np.log(lam), return_inverse=True)
-    wu = np.bincount(inv.ravel(), weights=w_in, minlength=ul.size)
+    ul, wu = _distinct_log(lam, w_in)
     n_distinct = ul.size
     if n_distinct <= 8:
         return unchanged(n_distinct)

@@ -88,7 +88,7 @@ class DeMeasure(DiagnosticsMixin):
 
 
 def de_measure(spectrum: Spectrum, N: float, *, method: str = "contour", tol: float = 1e-11,
-               max_nodes: int = 16384, min_nodes: int | None = None, strict: bool = False) -> DeMeasure:
+               max_nodes: int | None = None, min_nodes: int | None = None, strict: bool = False) -> DeMeasure:
     """Build the quadrature rule of the DE spectral measures of C = X X^T / N.
 
     ``method="contour"``: the Stieltjes transforms come from kappa continued to complex z along a
@@ -109,11 +109,12 @@ def de_measure(spectrum: Spectrum, N: float, *, method: str = "contour", tol: fl
     method : {"contour", "real"}
     tol : float
         Relative accuracy asked of the checks.
-    max_nodes : int
-        Node limit (contour: in all; real: per support interval).
+    max_nodes : int, optional
+        Node limit (contour: in all, default 16384; real: per support interval, default 65536).
     min_nodes : int, optional
-        First level (default 64 contour, 16 real); larger values refine the rule (a check of an
-        integrand's convergence).
+        First level (default 64 contour, 16 real: one panel; the real rule starts from
+        min_nodes / 32 panels); larger values refine the rule (a check of an integrand's
+        convergence).
     strict : bool
         Raise :class:`lindiff.ConvergenceError` instead of warning when the checks fail.
 
@@ -132,7 +133,7 @@ def de_measure(spectrum: Spectrum, N: float, *, method: str = "contour", tol: fl
     N = positive_scalar("N", N)
     choice("method", method, METHODS)
     tol = positive_scalar("tol", tol)
-    max_nodes = _node_count("max_nodes", max_nodes)
+    max_nodes = _node_count("max_nodes", max_nodes if max_nodes is not None else (65536 if method == "real" else 16384))
     first = _node_count("min_nodes", min_nodes if min_nodes is not None else (16 if method == "real" else 64))
     if first > max_nodes:
         raise ValueError(f"min_nodes must be <= max_nodes (got {first} > {max_nodes})")
