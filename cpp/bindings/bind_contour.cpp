@@ -81,8 +81,8 @@ void register_contour(py::module_& m) {
         },
         py::arg("eigenvalues"), py::arg("weights"), py::arg("N"), py::arg("tol") = 1e-11,
         py::arg("m_min") = 32, py::arg("m_max") = 65536, py::arg("tree_from") = SpectralTree::TREE_FROM,
-        "Real-axis Gauss-Chebyshev rule (real nodes and weights per support interval, atoms at 0) "
-        "of the DE measures of C; spectral sums through a SpectralTree from `tree_from` distinct "
+        "Real-axis rule (adaptive composite Gauss-Legendre in theta per support interval: real nodes "
+        "and weights, atoms at 0) of the DE measures of C; spectral sums through a SpectralTree from `tree_from` distinct "
         "eigenvalues on.");
 
     m.def(

@@ -1,5 +1,5 @@
 """The deterministic-equivalent spectral measures of C (spec §3): density on the real axis,
-support, Stieltjes transform, and quadrature rules (real-axis Gauss-Chebyshev or complex contour)."""
+support, Stieltjes transform, and quadrature rules (real-axis adaptive Gauss or complex contour)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ class DeMeasure(DiagnosticsMixin):
 
     ``rho`` (eigenvalues of C), ``sigma`` (weighted by the overlaps v^T Sigma v) and ``sinv``
     (weighted by v^T Sigma^-1 v). With ``method="real"`` the nodes are real points of the
-    support (Gauss-Chebyshev per support interval, real positive weights: any integrand works,
+    support (adaptive Gauss per support interval, real positive weights: any integrand works,
     including explicit GD's ``(1 - 2 eta m)^n`` at any n); with ``method="contour"`` they lie
     on a contour around ``[s_lo, s_hi]`` (complex weights: integrands analytic near the
     support). The atoms sit at s = 0 (N < d). ``error`` is the worst relative error of the sum
@@ -94,10 +94,12 @@ def de_measure(spectrum: Spectrum, N: float, *, method: str = "contour", tol: fl
     ``method="contour"``: the Stieltjes transforms come from kappa continued to complex z along a
     contour (a Bernstein ellipse in ln s around the support); the number of nodes doubles until
     the checks hold. ``method="real"``: the real-axis parametrisation of
-    :func:`spectral_density`; per support interval a Gauss-Chebyshev rule (second kind, so the
-    square-root edges are exact) in the parameter x = Re kappa, doubled until the interval's masses
-    and mean settle to ``tol / 10``; gaps in the support are found exactly (roots of
-    df2(x) = N between the poles x = -lambda). Both are checked by the sum rules (masses, mean)
+    :func:`spectral_density`; per support interval an adaptive composite 16-point Gauss-Legendre
+    rule in theta, x = Re kappa = mid + half cos theta (the square-root edges become analytic),
+    refined until the error estimate of the interval's masses and mean is below ``tol / 30``
+    (rounding noise discounted); gaps in the support are found exactly (roots of df2(x) = N
+    between the poles x = -lambda). Above 4096 distinct eigenvalues its spectral sums go through
+    a tree of Chebyshev proxies in ln lambda (O(log d) per node, 2e-15 of the sum of |terms|). Both are checked by the sum rules (masses, mean)
     and the Stieltjes transforms at three real test points against the real fixed point, to
     ``tol``. Needs N != d: at N = d the support touches 0 (a hard edge) and a ValueError says so.
 

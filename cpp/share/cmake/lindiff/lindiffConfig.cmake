@@ -6,7 +6,8 @@
 # Targets
 #   lindiff::lindiff  the headers that need only the standard library: <lindiff/api.hpp> (one-call
 #                     API), kappa.hpp, spectrum.hpp, roots.hpp, sampler.hpp, contour.hpp,
-#                     density.hpp, lapack.hpp, rng.hpp, common.hpp.  C++20.
+#                     density.hpp, spectral_tree.hpp, compress_bound.hpp, lapack.hpp, rng.hpp,
+#                     fastmath.hpp, common.hpp.  C++20.
 #   lindiff::eigen    lindiff::lindiff + Eigen 3.4 (Eigen3::Eigen): <lindiff/api_eigen.hpp>,
 #                     fixed_point.hpp, simulate.hpp, memorization.hpp and the umbrella lindiff.hpp.
 #                     Defined when Eigen is found: from the PyPI package cmeel-eigen installed next
