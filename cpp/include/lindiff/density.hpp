@@ -328,7 +328,7 @@ inline void evaluate_panels(const DistinctSpectrum& ds, double N, double mid, do
     constexpr int G = ThetaPanel::G;
     const auto& gl = theta_rule();
     const auto n = static_cast<std::ptrdiff_t>(panels.size()) * G;
-    const double cost = static_cast<double>(n) * (ds.tree.empty() ? static_cast<double>(ds.size()) : 2000.0);
+    [[maybe_unused]] const double cost = static_cast<double>(n) * (ds.tree.empty() ? static_cast<double>(ds.size()) : 2000.0);
 #pragma omp parallel for schedule(dynamic, 4) if (cost > 2e5)
     for (std::ptrdiff_t k = 0; k < n; ++k) {
         ThetaPanel& P = panels[static_cast<std::size_t>(k / G)];
