@@ -89,6 +89,26 @@ void register_spectrum(py::module_& m) {
         py::arg("eigenvalues"), py::arg("weights"), py::arg("kappa"),
         "(df1, df2) by lambda/(lambda + kappa) with pairwise sums (the compression's reference).");
     m.def(
+        "segment_jacobi",
+        [](darray y, darray w, py::array_t<std::int64_t, py::array::c_style | py::array::forcecast> starts, int n) {
+            require(y.ndim() == 1 && w.size() == y.size(), "y and w must be 1-d of one length");
+            require(n >= 1, "n must be >= 1");
+            const auto G = static_cast<py::ssize_t>(starts.size());
+            for (py::ssize_t g = 0; g < G; ++g)
+                require(starts.data()[g] >= 0 && starts.data()[g] < static_cast<std::int64_t>(y.size()) &&
+                            (g == 0 || starts.data()[g] > starts.data()[g - 1]),
+                        "starts must be increasing indices into y");
+            py::array_t<double> alpha({G, static_cast<py::ssize_t>(n)}), beta({G, static_cast<py::ssize_t>(n - 1)}), mass(G);
+            {
+                py::gil_scoped_release release;
+                segment_jacobi(y.data(), w.data(), y.size(), starts.data(), static_cast<std::size_t>(G), n,
+                               alpha.mutable_data(), beta.mutable_data(), mass.mutable_data());
+            }
+            return py::make_tuple(alpha, beta, mass);
+        },
+        py::arg("y"), py::arg("w"), py::arg("starts"), py::arg("n"),
+        "Jacobi matrices (alpha, beta, mass) of n-node Gauss rules of contiguous groups (the compression pre-pass).");
+    m.def(
         "df12",
         [](darray lam, std::optional<darray> w, darray kappa) {
             return df12_array<double>(PySpectrum(std::move(lam), std::move(w)), kappa);

@@ -321,24 +321,11 @@ class GaussRules:
 def _segment_gauss(y: NDArray[np.float64], w: NDArray[np.float64], starts: NDArray[np.intp], n: int
                    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """n-node Gauss rules of many groups at once (contiguous segments starting at ``starts``,
-    each with more than n points, local coordinate y in [-1, 1]); returns (G, n) nodes, weights."""
+    each with more than n points, local coordinate y in [-1, 1]); returns (G, n) nodes, weights.
+    The Jacobi matrices come from the kernel (``segment_jacobi``, compress_bound.hpp), one
+    Lanczos run per group; their eigenvalues here."""
     G = starts.size
-    lens = np.diff(np.append(starts, y.size))
-    gid = np.repeat(np.arange(G), lens)
-    seg = lambda v: np.add.reduceat(v, starts)  # noqa: E731
-    mass = seg(w)
-    Q = [np.sqrt(w / mass[gid])]
-    alpha = np.zeros((G, n))
-    beta = np.zeros((G, n - 1))
-    for j in range(n):
-        v = y * Q[j]
-        alpha[:, j] = seg(Q[j] * v)
-        for i in range(j + 1):       # one full Gram-Schmidt pass: n is small, the groups narrow
-            v -= seg(Q[i] * v)[gid] * Q[i]
-        if j + 1 < n:
-            b = np.sqrt(seg(v * v))
-            beta[:, j] = b
-            Q.append(v / np.where(b > 0, b, 1.0)[gid])
+    alpha, beta, mass = _core.segment_jacobi(y, w, starts.astype(np.int64), n)
     J = np.zeros((G, n, n))
     idx = np.arange(n)
     J[:, idx, idx] = alpha

@@ -7,6 +7,7 @@
 #include <array>
 #include <cmath>
 #include <complex>
+#include <cstdint>
 #include <cstddef>
 #include <limits>
 #include <numbers>
@@ -102,6 +103,51 @@ inline std::array<T, 2> df12_pairwise(const double* lam, const double* w, std::s
         r2 += wf * f;
     }
     return {r1, r2};
+}
+
+/// Jacobi matrices of n-node Gauss rules of many groups at once: group g is the points
+/// [starts[g], starts[g + 1]) (the last runs to the end) with local coordinates y in [-1, 1] and
+/// weights w; Lanczos from sqrt(w / mass) with one modified Gram-Schmidt pass against every
+/// earlier vector (n is small and the groups narrow).  Outputs alpha (G, n), beta (G, n - 1) and
+/// the masses (G), row-major; a zero beta (breakdown) leaves the next vector zero.
+inline void segment_jacobi(const double* y, const double* w, std::size_t size, const std::int64_t* starts, std::size_t G,
+                           int n, double* alpha, double* beta, double* mass) {
+    std::vector<double> Q, v;
+    for (std::size_t g = 0; g < G; ++g) {
+        const std::size_t a = static_cast<std::size_t>(starts[g]);
+        const std::size_t b = g + 1 < G ? static_cast<std::size_t>(starts[g + 1]) : size;
+        const std::size_t len = b - a;
+        double m = 0;
+        for (std::size_t i = a; i < b; ++i) m += w[i];
+        mass[g] = m;
+        Q.assign(static_cast<std::size_t>(n) * len, 0.0);
+        v.assign(len, 0.0);
+        for (std::size_t i = 0; i < len; ++i) Q[i] = std::sqrt(w[a + i] / m);
+        for (int j = 0; j < n; ++j) {
+            const double* qj = Q.data() + static_cast<std::size_t>(j) * len;
+            double al = 0;
+            for (std::size_t i = 0; i < len; ++i) {
+                v[i] = y[a + i] * qj[i];
+                al += qj[i] * v[i];
+            }
+            alpha[g * n + j] = al;
+            for (int k = 0; k <= j; ++k) {
+                const double* qk = Q.data() + static_cast<std::size_t>(k) * len;
+                double c = 0;
+                for (std::size_t i = 0; i < len; ++i) c += qk[i] * v[i];
+                for (std::size_t i = 0; i < len; ++i) v[i] -= c * qk[i];
+            }
+            if (j + 1 < n) {
+                double nb = 0;
+                for (std::size_t i = 0; i < len; ++i) nb += v[i] * v[i];
+                nb = std::sqrt(nb);
+                beta[g * (n - 1) + j] = nb;
+                double* qn = Q.data() + static_cast<std::size_t>(j + 1) * len;
+                const double inv = nb > 0 ? 1 / nb : 1.0;
+                for (std::size_t i = 0; i < len; ++i) qn[i] = v[i] * inv;
+            }
+        }
+    }
 }
 
 }  // namespace lindiff
