@@ -11,6 +11,8 @@ import pickle
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import lindiff
 from lindiff import theory
@@ -366,3 +368,23 @@ def test_pairwise_reference_sums_against_fsum() -> None:
                 for got, terms in ((f1[i], w * f), (f2[i], w * f * f)):
                     exact = complex(math.fsum(terms.real), math.fsum(np.imag(terms)))
                     assert abs(got - exact) <= 8e-16 * np.sum(np.abs(terms)), (kk, got, exact)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 400), st.integers(0, 2**31), st.lists(st.integers(1, 80), min_size=1, max_size=6), st.booleans())
+def test_gauss_rules_are_the_per_size_rules(n: int, seed: int, sizes: list[int], repeated: bool) -> None:
+    """GaussRules (one resumable Lanczos run) gives bitwise the rule gauss_rule computes for each
+    size, in any order of sizes, including measures with fewer points than asked (breakdown)."""
+    from lindiff._compress import GaussRules, gauss_rule
+
+    rng = np.random.default_rng(seed)
+    x = np.sort(rng.uniform(-1, 1, n))
+    if repeated:
+        x = np.round(x, 1)            # few distinct points: Lanczos breaks down early
+    w = rng.uniform(0.1, 1.0, n)
+    rules = GaussRules(x, w)
+    for r in sizes:
+        got, want = rules.rule(r), gauss_rule(x, w, r)
+        assert got[0].size == want[0].size <= r
+        assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+        assert abs(got[1].sum() - w.sum()) <= 1e-13 * w.sum()
