@@ -53,6 +53,14 @@ using cplx = std::complex<double>;
 
 inline constexpr double eps = std::numeric_limits<double>::epsilon();
 
+/// The Bernstein ellipse of [-1, 1] through t: rho = |t + sqrt(t - 1) sqrt(t + 1)| >= 1 (1 on the
+/// segment itself).  Chebyshev interpolation and Gauss rules of degree p on [-1, 1] err by
+/// O(rho^-p) for a function analytic inside that ellipse.
+inline double bernstein_rho(cplx t) noexcept {
+    const double a = std::abs(t + std::sqrt(t - 1.0) * std::sqrt(t + 1.0));
+    return a >= 1.0 ? a : 1.0 / a;
+}
+
 /// Throw std::invalid_argument (a Python ValueError through pybind11) unless `ok`.
 /// A number for an error message: 6 significant digits, exponent when needed (std::to_string
 /// prints 1e300 with 300 digits and 1e-300 as 0.000000).

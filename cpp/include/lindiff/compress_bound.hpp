@@ -13,15 +13,11 @@
 #include <numbers>
 #include <vector>
 
+#include "common.hpp"
+
 namespace lindiff {
 
 namespace detail {
-
-/// Bernstein parameter through z (foci -1, 1): max(|z + sqrt(z^2 - 1)|, |z - sqrt(z^2 - 1)|).
-inline double bernstein_parameter(std::complex<double> z) noexcept {
-    const std::complex<double> s = std::sqrt(z * z - 1.0);
-    return std::max(std::abs(z + s), std::abs(z - s));
-}
 
 /// numpy.linspace(a, b, n)[i] (endpoint included; the last value exactly b).
 inline double linspace_at(double a, double b, std::size_t n, std::size_t i) noexcept {
@@ -53,8 +49,8 @@ inline void ellipse_tables(const std::complex<double>* kappa, std::size_t K, dou
     }
     const std::complex<double> ipi(0.0, std::numbers::pi);
     for (std::size_t k = 0; k < K; ++k) {
-        const double rho_pole = std::min(detail::bernstein_parameter((lk[k] + ipi - center) / half),
-                                         detail::bernstein_parameter((lk[k] - ipi - center) / half));
+        const double rho_pole = std::min(bernstein_rho((lk[k] + ipi - center) / half),
+                                         bernstein_rho((lk[k] - ipi - center) / half));
         const double lrp = std::log(rho_pole);
         for (std::size_t j = 0; j < n_rho; ++j) {
             const double rho = std::exp(lrp * detail::linspace_at(0.02, 0.985, n_rho, j));
@@ -81,7 +77,7 @@ template <class T>
 inline std::array<T, 2> df12_pairwise(const double* lam, const double* w, std::size_t n, T kappa) noexcept {
     if (n > 128) {
         const std::size_t h = n / 2 - (n / 2) % 8;
-        const std::array<T, 2> a = df12_pairwise(lam, w ? w : nullptr, h, kappa);
+        const std::array<T, 2> a = df12_pairwise(lam, w, h, kappa);
         const std::array<T, 2> b = df12_pairwise(lam + h, w ? w + h : nullptr, n - h, kappa);
         return {a[0] + b[0], a[1] + b[1]};
     }

@@ -23,6 +23,8 @@
 #include <numbers>
 #include <vector>
 
+#include "common.hpp"
+
 namespace lindiff {
 
 class SpectralTree {
@@ -68,13 +70,6 @@ public:
             }
         }
         return acc;
-    }
-
-    /// rho(t0) = |t0 + sqrt(t0 - 1) sqrt(t0 + 1)| >= 1: the Bernstein ellipse of [-1, 1] through t0.
-    [[nodiscard]] static double bernstein_rho(std::complex<double> t0) noexcept {
-        const std::complex<double> r = t0 + std::sqrt(t0 - 1.0) * std::sqrt(t0 + 1.0);
-        const double a = std::abs(r);
-        return a >= 1.0 ? a : 1.0 / a;
     }
 
 private:
