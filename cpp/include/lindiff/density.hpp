@@ -425,28 +425,33 @@ inline bool append_interval_rule(const DistinctSpectrum& ds, double N, double a,
     }
     evaluate_panels(ds, N, mid, half, x_noise, start);
     std::vector<TestedPanel> panels = test_panels(ds, N, mid, half, x_noise, start, scale);
+    std::vector<std::size_t> live(panels.size());  // indices of the panels in the rule (sorted, not moved)
+    for (std::size_t i = 0; i < live.size(); ++i) live[i] = i;
     bool ok = false;
     for (;;) {
-        std::sort(panels.begin(), panels.end(), [](const TestedPanel& p, const TestedPanel& q) { return p.err > q.err; });
+        std::sort(live.begin(), live.end(), [&](std::size_t p, std::size_t q) { return panels[p].err > panels[q].err; });
         double total = 0;
-        for (const TestedPanel& p : panels) total += p.err;
-        if (total <= 0.03 * tol) {
+        for (const std::size_t i : live) total += panels[i].err;
+        if (total <= tol / 30) {
             ok = true;
             break;
         }
-        std::size_t split = 0;  // the largest `split` estimates go; the rest sum to <= tol / 20
-        for (double rest = total; split < panels.size() && rest > 0.015 * tol; ++split) rest -= panels[split].err;
-        if (static_cast<double>(panels.size() + 2 * split) * 2 * G > max_nodes) break;
+        std::size_t split = 0;  // the largest `split` estimates go; the rest sum to <= tol / 60
+        for (double rest = total; split < live.size() && rest > tol / 60; ++split) rest -= panels[live[split]].err;
+        if (static_cast<double>(live.size() + 2 * split) * 2 * G > max_nodes) break;
         std::vector<ThetaPanel> refine;
         for (std::size_t i = 0; i < split; ++i)
-            for (const ThetaPanel& h : panels[i].halves) refine.push_back(h);
+            for (const ThetaPanel& h : panels[live[i]].halves) refine.push_back(h);
         std::vector<TestedPanel> fresh = test_panels(ds, N, mid, half, x_noise, refine, scale);
-        panels.erase(panels.begin(), panels.begin() + static_cast<std::ptrdiff_t>(split));
-        panels.insert(panels.end(), fresh.begin(), fresh.end());
+        live.erase(live.begin(), live.begin() + static_cast<std::ptrdiff_t>(split));
+        for (TestedPanel& f : fresh) {
+            live.push_back(panels.size());
+            panels.push_back(std::move(f));
+        }
     }
     std::vector<const ThetaPanel*> rule;
-    for (const TestedPanel& p : panels)
-        for (const ThetaPanel& h : p.halves) rule.push_back(&h);
+    for (const std::size_t i : live)
+        for (const ThetaPanel& h : panels[i].halves) rule.push_back(&h);
     std::sort(rule.begin(), rule.end(), [](const ThetaPanel* p, const ThetaPanel* q) { return p->lo < q->lo; });
     for (const ThetaPanel* P : rule) append_panel(*P, out);
     return ok;
