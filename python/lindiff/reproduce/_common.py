@@ -229,7 +229,7 @@ def legend_outside(fig: Any, axes: Sequence[Any], ncol: int | None = None, **kw:
                    fontsize="small", frameon=False, **kw)
 
 
-def finish(fig: Any, caption: str, n_legend_rows: int = 1) -> None:
+def _finish(fig: Any, caption: str, n_legend_rows: int = 1) -> None:
     """Caption as suptitle on top, room for the legend below, no overlapping ticks (tight layout)."""
     import textwrap
 
@@ -252,9 +252,13 @@ def log_axes(ax: Any, x: bool = True, y: bool = True) -> None:
             axis.set_minor_formatter(NullFormatter())
 
 
-def save(fig: Any, out: Path, name: str, caption: str) -> tuple[str, str]:
+def save(fig: Any, out: Path, name: str, caption: str, legend_rows: int = 1, title: str | None = None
+         ) -> tuple[str, str]:
+    """Lay the figure out (``title``, default the caption, on top; room for ``legend_rows`` of
+    legend below), write ``out/name`` and close it; returns (name, caption) for the report."""
     import matplotlib.pyplot as plt
 
+    _finish(fig, caption if title is None else title, legend_rows)
     fig.savefig(out / name, dpi=110)
     plt.close(fig)
     return name, caption
@@ -278,7 +282,7 @@ def figure_fits(name: str, checks: list[tuple[str, Any]], out: Path) -> list[tup
         ax.set_title(f"{label}: {v.worst['variable']} ({'passed' if v.passed else 'FAILED'})", fontsize="small")
     for ax in axes.ravel()[len(fits):]:
         ax.set_visible(False)
-    finish(fig, "Finite-size validation: (simulation - theory) / |theory| against 1/d, points ± s.e., fit "
-                "intercept + a/d + b/d², ◇ the deviation extrapolated to d = ∞", 0)
     return [save(fig, out, f"{name}_finite_size.png", "finite-size fits: deviation against 1/d, the 3 cells "
-                 "with the largest |z| per check")]
+                 "with the largest |z| per check", legend_rows=0,
+                 title="Finite-size validation: (simulation - theory) / |theory| against 1/d, points ± s.e., fit "
+                       "intercept + a/d + b/d², ◇ the deviation extrapolated to d = ∞")]

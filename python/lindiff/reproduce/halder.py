@@ -116,8 +116,7 @@ def _figures_halder(data: dict[str, Any], s: dict[str, Any], out: Path) -> list[
            f"P(Δ > 0) over {one.attrs['repeats']} training sets per N (L2 distance, Halder bandwidth, KDE reference "
            f"of M = {one.attrs['reference_size']} points), individual distances H² and KL with the exact theory, "
            f"and where H² starts to fall, against N_1/2 and N_c; N = 25, 50, 75, 100 are the author's script's sizes")
-    cm.finish(fig, cap, 3)
-    return [cm.save(fig, out, "halder_transition_d100.png", cap)]
+    return [cm.save(fig, out, "halder_transition_d100.png", cap, legend_rows=3)]
 
 
 def _table_halder(data: dict[str, Any]) -> str:

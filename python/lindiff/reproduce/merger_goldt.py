@@ -115,8 +115,7 @@ def _figures_fig1h(data: dict[str, Any], s: dict[str, Any], out: Path) -> list[t
     cap = (f"Merger & Goldt Fig. 1h: test and train loss of the least-squares linear denoiser vs N, d = {d}, "
            f"λ_ν ∝ ν^-k (Tr Σ/d = 1), k ∈ {{0, 1, 2}}, c = 0; lines: deterministic equivalent; points: "
            f"{fit.attrs['draws']} seeded training sets at d = {d}")
-    cm.finish(fig, cap, 3)
-    return [cm.save(fig, out, "fig1h_losses_vs_N.png", cap)]
+    return [cm.save(fig, out, "fig1h_losses_vs_N.png", cap, legend_rows=3)]
 
 
 def _table_fig1h(data: dict[str, Any]) -> str:
@@ -257,8 +256,7 @@ def _figures_fig2(data: dict[str, Any], s: dict[str, Any], out: Path) -> list[tu
            f"vs N, d = {d}, λ_ν ∝ ν^-k; middle: KL·4N/d, right: (KL − floor(c))·4N/d with floor(c) the N = ∞ KL "
            f"at that c (dotted levels, left), both → 1 (the d/(4N) law). Lines: DE with its finite-d correction "
            f"(N ≥ 1.2d; plain DE for N < d), points: {fit.attrs['draws']} seeded training sets at d = {d}")
-    cm.finish(fig, cap, 2)
-    return [cm.save(fig, out, "fig2_kl_vs_N.png", cap)]
+    return [cm.save(fig, out, "fig2_kl_vs_N.png", cap, legend_rows=2)]
 
 
 def _table_fig2(data: dict[str, Any]) -> str:
@@ -361,8 +359,7 @@ def _figures_fig1mo(data: dict[str, Any], s: dict[str, Any], out: Path) -> list[
            "CelebA (1m) and CIFAR-10 (1o) are not shipped), c = 1e-4; rows: KL, KL·4N/d, (KL − floor)·4N/d. "
            "Lines: DE + finite-d correction; points: seeded training sets (where d ≤ "
            f"{s['sim_max_d']})")
-    cm.finish(fig, cap, 1)
-    return [cm.save(fig, out, "fig1mo_kl_real_spectra.png", cap)]
+    return [cm.save(fig, out, "fig1mo_kl_real_spectra.png", cap, legend_rows=1)]
 
 
 def _table_fig1mo(data: dict[str, Any]) -> str:
@@ -506,8 +503,7 @@ def _figures_fig3(data: dict[str, Any], s: dict[str, Any], out: Path) -> list[tu
     cm.legend_outside(fig, [axes[0]], ncol=5)
     cap = (f"Merger & Goldt Fig. 3a-d: test loss of gradient flow vs η τ, d = {d}, N = {N:g} = "
            f"{N / d:g} d, λ_ν ∝ ν^-k, c = 0 (DE theory; dotted levels: τ = ∞, the least-squares minimiser)")
-    cm.finish(fig, cap, 1)
-    figs.append(cm.save(fig, out, "fig3a-d_test_vs_eta_tau.png", cap))
+    figs.append(cm.save(fig, out, "fig3a-d_test_vs_eta_tau.png", cap, legend_rows=1))
     fig, axes = plt.subplots(1, len(by_c.k), figsize=(6.0 * len(by_c.k), 4.6), squeeze=False)
     for ax, k in zip(axes[0], by_c.k.values):
         cst = lambda i, h: {kk: v for kk, v in cm.c_style(h).items() if kk != "marker"} | {"color": f"C{i}"}  # noqa: E731
@@ -516,8 +512,7 @@ def _figures_fig3(data: dict[str, Any], s: dict[str, Any], out: Path) -> list[tu
         ax.set_title(f"k = {k:g}", fontsize="medium")
     cm.legend_outside(fig, [axes[0, 0]], ncol=3)
     cap = f"Merger & Goldt Fig. 3e-f: the same with ridge c ∈ {{0, 1e-4, 1e-2}}, d = {d}, N = {N / d:g} d"
-    cm.finish(fig, cap, 1)
-    figs.append(cm.save(fig, out, "fig3e-f_ridge.png", cap))
+    figs.append(cm.save(fig, out, "fig3e-f_ridge.png", cap, legend_rows=1))
     figs.append(_figure_fig3gh(stop, s, out))
     return figs
 
@@ -542,8 +537,7 @@ def _figure_fig3gh(stop: Any, s: dict[str, Any], out: Path) -> tuple[str, str]:
         ax.set_title(title, fontsize="medium")
         ax.legend(fontsize="small", loc="upper left", frameon=False)
     cap = f"Merger & Goldt Fig. 3g-h: optimal training time η τ* (DE theory), d = {d}"
-    cm.finish(fig, cap, 0)
-    return cm.save(fig, out, "fig3g-h_optimal_stopping.png", cap)
+    return cm.save(fig, out, "fig3g-h_optimal_stopping.png", cap, legend_rows=0)
 
 
 def _table_fig3(data: dict[str, Any]) -> str:
@@ -584,8 +578,7 @@ def _figure_gf_validation(val: Any, variables: list[str], name: str, out: Path) 
     cm.legend_outside(fig, [axes[0, 0]], ncol=4)
     cap = (f"Validation of the gradient-flow theory: lines DE at d = {d}, points exact gradient-flow ensembles "
            f"({val.attrs['draws']} training sets), t = 100")
-    cm.finish(fig, cap, 2)
-    return cm.save(fig, out, f"{name}_validation.png", cap)
+    return cm.save(fig, out, f"{name}_validation.png", cap, legend_rows=2)
 
 
 FIG3 = Section(
@@ -640,8 +633,7 @@ def _figures_fig4(data: dict[str, Any], s: dict[str, Any], out: Path) -> list[tu
     cap = (f"Merger & Goldt Fig. 4: test loss vs η τ for increasing N/d (top) and the loss of predicting the data x₀ "
            f"(bottom: solid (b²/a²)·test of the noise predictor, dashed a ridge data predictor trained by gradient "
            f"flow for the same η τ), d = {d}, λ_ν ∝ ν^-k, c = 0; DE theory (`gradflow_losses`), dotted: τ = ∞")
-    cm.finish(fig, cap, 2)
-    return [cm.save(fig, out, "fig4_loss_vs_eta_tau.png", cap),
+    return [cm.save(fig, out, "fig4_loss_vs_eta_tau.png", cap, legend_rows=2),
             _figure_gf_validation(data["fig4_validation"], ["data_noise", "data_ridge"], "fig4", out)]
 
 
@@ -759,8 +751,7 @@ def _figures_fig5(data: dict[str, Any], s: dict[str, Any], out: Path) -> list[tu
     cap = (f"Merger & Goldt Fig. 5a-b for the linear model: d = {d}, λ_ν ∝ ν^-{k:g}, least-squares denoisers "
            f"(τ = ∞), c = 0; 5b: {s['n_samples']} samples of the DDPM sampler per training set, "
            f"{s['draws_nearest']} training set(s) per N")
-    cm.finish(fig, cap, 0)
-    return [cm.save(fig, out, "fig5_denoiser_distance_nearest.png", cap)]
+    return [cm.save(fig, out, "fig5_denoiser_distance_nearest.png", cap, legend_rows=0)]
 
 
 def _table_fig5(data: dict[str, Any]) -> str:
